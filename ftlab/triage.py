@@ -1,0 +1,74 @@
+"""The triage contract of ../shared/triage-spec.md: labels, validation, parsing, the system prompt.
+
+Everything that reads or writes triage JSON goes through this module, so a change to the spec is a
+change here and nowhere else.
+"""
+import json
+import re
+
+SEVERITIES = ("SEV1", "SEV2", "SEV3", "SEV4")
+CATEGORIES = ("outage", "degradation", "security", "data_loss")
+KEYS = ("severity", "category", "affected_services", "summary", "next_action")
+
+# The spec's rules as the model is prompted with them, compressed to ~170 tokens: every training and
+# evaluation row carries this prefix, and the CPU trains at ~70-140 tokens/s.
+SYSTEM_PROMPT = """Triage the incident report. Reply with one JSON object only:
+{"severity": "SEV1|SEV2|SEV3|SEV4", "category": "outage|degradation|security|data_loss", "affected_services": [1-5 names from the report], "summary": "1-2 sentences, only stated facts", "next_action": "one concrete step"}
+Severity is by impact: SEV1 core service down for most users, or data lost or exposed, or money lost; SEV2 major degradation for many users; SEV3 minor, few users or internal tool, workaround exists; SEV4 no customer impact.
+Category: outage = fails outright; degradation = slower or partial errors; security = leak, unauthorized access, compromise; data_loss = data lost or corrupted, no attacker. If several apply: security > data_loss > outage > degradation."""
+
+
+def validate(obj) -> list[str]:
+    """Every way `obj` breaks the spec's output table, as short messages; [] when it conforms."""
+    if not isinstance(obj, dict):
+        return [f"not a JSON object but {type(obj).__name__}"]
+    errors = [f"missing key {k!r}" for k in KEYS if k not in obj]
+    errors += [f"unknown key {k!r}" for k in obj if k not in KEYS]
+    if "severity" in obj and obj["severity"] not in SEVERITIES:
+        errors.append(f"severity {obj['severity']!r} is not one of {', '.join(SEVERITIES)}")
+    if "category" in obj and obj["category"] not in CATEGORIES:
+        errors.append(f"category {obj['category']!r} is not one of {', '.join(CATEGORIES)}")
+    if "affected_services" in obj:
+        services = obj["affected_services"]
+        if not isinstance(services, list) or not 1 <= len(services) <= 5:
+            errors.append("affected_services must be a list of 1-5 strings")
+        elif not all(isinstance(s, str) and s.strip() for s in services):
+            errors.append("affected_services must hold non-empty strings")
+    for key, limit in (("summary", 300), ("next_action", 200)):
+        if key in obj:
+            value = obj[key]
+            if not isinstance(value, str) or not 1 <= len(value.strip()) or len(value) > limit:
+                errors.append(f"{key} must be a string of 1-{limit} characters")
+    return errors
+
+
+def parse_strict(text: str):
+    """The reply as a conformant triage dict, or None: exactly one JSON object, nothing around it."""
+    try:
+        obj = json.loads(text)
+    except (json.JSONDecodeError, TypeError):
+        return None
+    return obj if not validate(obj) else None
+
+
+_FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+
+
+def parse_lenient(text: str):
+    """The first JSON object in the reply (inside fences or prose), whatever its keys, or None."""
+    candidates = [m.group(1) for m in _FENCE.finditer(text)] + [text]
+    decoder = json.JSONDecoder()
+    for candidate in candidates:
+        for start in (i for i, ch in enumerate(candidate) if ch == "{"):
+            try:
+                obj, _ = decoder.raw_decode(candidate, start)
+            except json.JSONDecodeError:
+                continue
+            if isinstance(obj, dict):
+                return obj
+    return None
+
+
+def dumps(obj: dict) -> str:
+    """The canonical serialisation used as the training target: compact, spec key order."""
+    return json.dumps({k: obj[k] for k in KEYS}, ensure_ascii=False)

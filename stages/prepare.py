@@ -1,0 +1,84 @@
+"""python stages/prepare.py
+
+Generated rows -> chat `messages` (system: the spec's rules, user: the report, assistant: the gold JSON),
+exact duplicates removed, a deterministic split stratified by severity x category into
+data/prepared/{train,val,test}.jsonl, and token-length statistics (tokenizer of train_lora's base
+model) into metrics/prepare.json.
+"""
+import random
+import re
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from ftlab import models, params, triage
+from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
+
+SOURCE = Path("data/generated/rows.jsonl")
+OUT = Path("data/prepared")
+
+p = params.load("prepare")
+base_model = params.load("train_lora").base_model
+try:
+    rows = read_jsonl(SOURCE)
+except DataFileError as e:
+    sys.exit(f"error: {e}")
+
+# Exact duplicates: the same report up to case and whitespace would leak across splits.
+seen, unique = set(), []
+for row in rows:
+    key = re.sub(r"\s+", " ", row["report"]).strip().lower()
+    if key not in seen:
+        seen.add(key)
+        unique.append(row)
+
+# Split each severity x category cell on its own, so every split sees every label.
+rng = random.Random(p.seed)
+cells = defaultdict(list)
+for row in unique:
+    cells[(row["triage"]["severity"], row["triage"]["category"])].append(row)
+splits = {"train": [], "val": [], "test": []}
+for key in sorted(cells):
+    cell = cells[key]
+    rng.shuffle(cell)
+    n_test = round(len(cell) * p.test_fraction)
+    n_val = round(len(cell) * p.val_fraction)
+    splits["test"] += cell[:n_test]
+    splits["val"] += cell[n_test:n_test + n_val]
+    splits["train"] += cell[n_test + n_val:]
+
+
+def to_chat(row: dict) -> dict:
+    return {
+        "id": row["id"],
+        "severity": row["triage"]["severity"],
+        "category": row["triage"]["category"],
+        "messages": [
+            {"role": "system", "content": triage.SYSTEM_PROMPT},
+            {"role": "user", "content": row["report"]},
+            {"role": "assistant", "content": triage.dumps(row["triage"])},
+        ],
+    }
+
+
+try:
+    tokenizer = models.load_tokenizer(base_model)
+except models.ModelSourceError as e:
+    sys.exit(f"error: train_lora.{e}")
+stats = {"rows_in": len(rows), "duplicates_removed": len(rows) - len(unique)}
+for name, split in splits.items():
+    rng.shuffle(split)  # so that training's "first N rows" is a fair sample of every cell
+    chats = [to_chat(r) for r in split]
+    write_jsonl(OUT / f"{name}.jsonl", chats)
+    lengths = sorted(len(tokenizer.apply_chat_template(c["messages"], tokenize=True, return_dict=True)["input_ids"]) for c in chats)
+    answer = sorted(len(tokenizer(c["messages"][-1]["content"])["input_ids"]) for c in chats)
+    stats[name] = {
+        "rows": len(chats),
+        "tokens_mean": round(sum(lengths) / len(lengths), 1) if lengths else 0,
+        "tokens_p50": lengths[len(lengths) // 2] if lengths else 0,
+        "tokens_p95": lengths[int(len(lengths) * 0.95)] if lengths else 0,
+        "tokens_max": lengths[-1] if lengths else 0,
+        "answer_tokens_max": answer[-1] if answer else 0,
+    }
+write_json(Path("metrics/prepare.json"), stats)
+print({k: v["rows"] for k, v in stats.items() if isinstance(v, dict)})

@@ -1,0 +1,9 @@
+"""python stages/train_lora.py
+
+LoRA fine-tune of params.yaml `train_lora.base_model` on data/prepared/train.jsonl with TRL's SFTTrainer,
+loss on the assistant's JSON only. `train_lora.lora` goes to peft.LoraConfig and `train_lora.sft` to
+trl.SFTConfig as they are. Writes the adapter to models/lora/ and metrics/train_lora.json.
+"""
+from ftlab.train import main
+
+main("train_lora")

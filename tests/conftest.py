@@ -1,0 +1,50 @@
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a hub
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny random Llama built from config (hidden 32, 2 layers) with SmolLM2's real tokenizer and
+    chat template, saved like any local model directory: what TRL's own tests train on."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    from ftlab.models import _embedded_gguf
+
+    gguf = _embedded_gguf("smollm2-135m-instruct")
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    torch.manual_seed(0)
+    config = LlamaConfig(
+        vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+        num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=2048,
+        tie_word_embeddings=True, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    out = tmp_path_factory.mktemp("tiny-llama")
+    LlamaForCausalLM(config).save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def triage_row(i: int, severity="SEV2", category="degradation") -> dict:
+    from ftlab import triage
+
+    report = f"Since 14:{i % 60:02d} UTC checkout-api returns HTTP 502 for about {i}% of requests in eu-west."
+    gold = {
+        "severity": severity, "category": category, "affected_services": ["checkout-api"],
+        "summary": f"checkout-api returns HTTP 502 for about {i}% of requests in eu-west.",
+        "next_action": "Roll back the last checkout-api deploy.",
+    }
+    return {
+        "id": f"t{i}", "severity": severity, "category": category,
+        "messages": [
+            {"role": "system", "content": triage.SYSTEM_PROMPT},
+            {"role": "user", "content": report},
+            {"role": "assistant", "content": triage.dumps(gold)},
+        ],
+    }

@@ -1,0 +1,44 @@
+import pytest
+
+from ftlab import models
+from ftlab.params import BaseModelSpec
+
+
+def test_local_directory_loads_without_a_hub(tiny_model_dir):
+    spec = BaseModelSpec(source="local", path=str(tiny_model_dir))
+    model = models.load_model(spec)
+    tokenizer = models.load_tokenizer(spec)
+    assert model.config.hidden_size == 32 and tokenizer.pad_token is not None
+    assert getattr(model, "hf_quantizer", None) is None
+
+
+def test_missing_sources_say_which_and_what_to_do(tmp_path):
+    with pytest.raises(models.ModelSourceError, match="is not a model directory \\(no config.json\\)"):
+        models.resolve(BaseModelSpec(source="local", path=str(tmp_path / "nope")))
+    with pytest.raises(models.ModelSourceError, match="GGUF file .* not found"):
+        models.resolve(BaseModelSpec(source="gguf", path=str(tmp_path / "nope.gguf")))
+    with pytest.raises(models.ModelSourceError, match="no embedded model 'gpt-5'"):
+        models.resolve(BaseModelSpec(source="embedded", path="gpt-5"))
+
+
+def test_truncated_gguf_is_refused_and_leaves_no_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("FTLAB_CACHE", str(tmp_path / "cache"))
+    real = models._embedded_gguf("smollm2-135m-instruct")
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(real.read_bytes()[:4096])
+    with pytest.raises(models.ModelSourceError, match="is not a readable GGUF model"):
+        models.resolve(BaseModelSpec(source="gguf", path=str(broken)))
+    assert not list((tmp_path / "cache").glob("dequantized/*/config.json"))
+
+
+def test_hub_source_offline_gives_one_clear_error(monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    spec = BaseModelSpec(source="hub", path="Qwen/Qwen2.5-0.5B-Instruct", revision="7ae557604adf67be50417f59c2c2f167def9a775")
+    with pytest.raises(models.ModelSourceError, match="cannot load the tokenizer"):
+        models.load_tokenizer(spec)
+
+
+def test_adapter_directory_without_config(tmp_path, tiny_model_dir):
+    model = models.load_model(BaseModelSpec(source="local", path=str(tiny_model_dir)))
+    with pytest.raises(models.ModelSourceError, match="no adapter_config.json"):
+        models.load_adapter(model, tmp_path)

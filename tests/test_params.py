@@ -1,0 +1,71 @@
+import pytest
+import yaml
+
+from ftlab import params
+from tests.conftest import REPO
+
+
+def real():
+    return yaml.safe_load((REPO / "params.yaml").read_text())
+
+
+def error(stage, data) -> str:
+    with pytest.raises(params.ParamsError) as e:
+        params.parse(stage, data)
+    return str(e.value)
+
+
+def test_shipped_params_are_valid_for_every_stage():
+    data = real()
+    for stage in params.SECTIONS:
+        params.parse(stage, data)
+
+
+@pytest.mark.parametrize("stage, path, value, expected", [
+    ("train_lora", ("lora", "r"), 0, "train_lora.lora.r: 0 is out of range"),
+    ("train_lora", ("lora", "r"), 16.5, "train_lora.lora.r: 16.5 does not fit"),
+    ("train_lora", ("sft", "learning_rate"), "2e-4", "train_lora.sft.learning_rate: expected a number, got the string '2e-4'"),
+    ("train_lora", ("sft", "learning_rate"), "abc", "train_lora.sft.learning_rate: expected a number"),
+    ("train_lora", ("sft", "num_train_epochs"), -1, "train_lora.sft.num_train_epochs: -1 is out of range"),
+    ("train_lora", ("sft", "learnin_rate"), 1e-4, "train_lora.sft.learnin_rate: not a SFTConfig keyword (did you mean 'learning_rate'?)"),
+    ("train_lora", ("sft", "output_dir"), "/tmp/x", "train_lora.sft.output_dir: set by the stage itself"),
+    ("train_lora", ("lora", "bias"), "some", "train_lora.lora.bias: 'some' does not fit"),
+    ("train_qlora", ("bnb", "load_in_4bits"), True, "train_qlora.bnb.load_in_4bits: not a BitsAndBytesConfig keyword (did you mean 'load_in_4bit'?)"),
+    ("train_qlora", ("bnb", "load_in_4bit"), "yes", "train_qlora.bnb.load_in_4bit: 'yes' does not fit"),
+    ("prepare", ("test_fraction",), 1.0, "prepare.test_fraction: Input should be less than 0.5"),
+    ("prepare", ("seeds",), 1, "prepare.seeds: unknown key"),
+    ("generate_data", ("n_rows",), "800", "generate_data.n_rows: Input should be a valid integer"),
+    ("generate_data", ("backend",), "claude", "generate_data.backend: Input should be 'template'"),
+    ("train_lora", ("base_model", "source"), "hub", "train_lora.base_model: Value error, source: hub needs `revision`"),
+    ("evaluate", ("batch_size",), 0, "evaluate.batch_size: Input should be greater than or equal to 1"),
+])
+def test_bad_values_name_the_key(stage, path, value, expected):
+    data = real()
+    section = data[stage]
+    for key in path[:-1]:
+        section = section[key]
+    section[path[-1]] = value
+    assert expected in error(stage, data)
+
+
+def test_bad_files_and_sections(tmp_path):
+    bad_yaml = tmp_path / "params.yaml"
+    bad_yaml.write_text("train_lora: [unclosed\n")
+    with pytest.raises(params.ParamsError, match="not valid YAML"):
+        params.read_yaml(bad_yaml)
+    misspelt = tmp_path / "misspelt.yaml"
+    misspelt.write_text(yaml.safe_dump({**real(), "train_lroa": {}}))
+    with pytest.raises(params.ParamsError, match="unknown section 'train_lroa' \\(did you mean 'train_lora'\\?\\)"):
+        params.read_yaml(misspelt)
+    with pytest.raises(params.ParamsError, match="not found"):
+        params.read_yaml(tmp_path / "missing.yaml")
+
+
+def test_load_exits_with_one_line_naming_the_key(tmp_path):
+    data = real()
+    data["evaluate"]["max_new_tokens"] = "many"
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as e:
+        params.load("evaluate", path)
+    assert str(e.value).startswith("error: params.yaml: evaluate.max_new_tokens")

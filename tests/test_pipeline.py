@@ -1,0 +1,91 @@
+"""End to end: the repo copied into a fresh git repo, params shrunk, `dvc repro` for real (embedded
+SmolLM2, a few steps), then the things a user relies on: every out and metric, a second repro that
+does nothing, `dvc exp run -S` re-running only what depends on the changed key, `dvc metrics diff`."""
+import json
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.conftest import REPO
+
+pytestmark = pytest.mark.slow
+OUTPUTS = ("data", "models", "metrics", "dvc.lock", "notes/report.md")
+
+
+def sh(cmd, cwd, env):
+    result = subprocess.run(cmd, cwd=cwd, env=env, shell=True, capture_output=True, text=True)
+    assert result.returncode == 0, f"{cmd} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+    return result.stdout + result.stderr
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("repo")
+    files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
+                           capture_output=True, text=True, check=True).stdout.split()
+    for name in files:
+        if (REPO / name).is_file() and not name.startswith(OUTPUTS):
+            (root / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO / name, root / name)
+    data = yaml.safe_load((root / "params.yaml").read_text())
+    data["generate_data"]["n_rows"] = 64
+    for stage in ("train_lora", "train_qlora"):
+        data[stage].update(max_train_rows=4, max_val_rows=2)
+        data[stage]["sft"].update(max_steps=2)
+    data["evaluate"].update(max_rows=2, max_new_tokens=24, batch_size=2)
+    data["report"]["n_examples"] = 1
+    (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
+    env = dict(os.environ, FTLAB_CACHE=str(REPO / ".cache/ftlab"), HF_HUB_OFFLINE="1", DVC_NO_ANALYTICS="1")
+    sh("git init -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm init", root, env)
+    return root, env
+
+
+def test_dvc_repro_builds_every_out_and_metric(repo):
+    root, env = repo
+    sh("dvc repro", root, env)
+
+    for adapter in ("models/lora", "models/qlora"):
+        assert (root / adapter / "adapter_config.json").is_file()
+        assert (root / adapter / "adapter_model.safetensors").stat().st_size > 0
+    evals = json.loads((root / "metrics/eval.json").read_text())
+    assert set(evals) == {"base", "lora", "qlora_base", "qlora"}
+    for block in evals.values():
+        assert block["rows"] == 2
+        for metric in ("format_conformance", "parseable", "severity_accuracy", "category_accuracy",
+                       "faithfulness", "services_f1"):
+            assert 0.0 <= block[metric] <= 1.0
+        assert block["latency_s"] > 0
+    delta = json.loads((root / "metrics/delta.json").read_text())
+    assert delta["lora"]["faithfulness"] == pytest.approx(evals["lora"]["faithfulness"] - evals["base"]["faithfulness"], abs=1e-4)
+    for name in evals:
+        assert len((root / f"data/eval/{name}.jsonl").read_text().splitlines()) == 2
+    for stage in ("train_lora", "train_qlora"):
+        trained = json.loads((root / f"metrics/{stage}.json").read_text())
+        assert trained["steps"] == 2 and trained["train_rows"] == 4
+    assert json.loads((root / "metrics/train_qlora.json").read_text())["loaded_in_4bit"] is True
+    report = (root / "notes/report.md").read_text()
+    assert report.count("| Metric") == 2 and "| Base" in report and "| Delta" in report
+    assert "learning_rate" in report  # the params that produced it
+    # DVC caches the data and adapters; metrics and the report stay in git.
+    ignored = (root / "data/.gitignore").read_text() + (root / "models/.gitignore").read_text()
+    assert "/prepared" in ignored and "/lora" in ignored
+    assert not (root / "metrics/.gitignore").exists()
+
+    again = sh("dvc repro", root, env)
+    assert "Running stage" not in again and "up to date" in again
+
+
+def test_exp_run_reruns_only_what_depends_on_the_changed_key(repo):
+    root, env = repo
+    sh("git add -A && git -c user.name=t -c user.email=t@t commit -qm results", root, env)
+    out = sh("dvc exp run -S train_lora.lora.r=8", root, env)
+    ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
+    assert ran == {"train_lora", "evaluate", "report"}
+    assert json.loads((root / "models/lora/adapter_config.json").read_text())["r"] == 8
+    diff = sh("dvc metrics diff --md", root, env)
+    assert "metrics/train_lora.json" in diff or "metrics/eval.json" in diff
+    shown = sh("dvc metrics show", root, env)
+    assert "metrics/eval.json" in shown and "metrics/prepare.json" in shown

@@ -1,0 +1,77 @@
+"""Stage scripts run as DVC runs them (python stages/NAME.py from a repo root), on small inputs."""
+import json
+import subprocess
+import sys
+
+import yaml
+
+from ftlab import triage
+from ftlab.io import read_jsonl, write_jsonl
+from tests.conftest import REPO
+
+
+def run_stage(name, cwd, check=True):
+    result = subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py")], cwd=cwd,
+                            capture_output=True, text=True)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def workdir(tmp_path, tiny_model_dir, **changes):
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
+    for dotted, value in changes.items():
+        section, key = dotted.split("__")
+        data[section][key] = value
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+def test_generate_data_is_seeded_valid_and_balanced(tmp_path, tiny_model_dir):
+    cwd = workdir(tmp_path, tiny_model_dir, generate_data__n_rows=96)
+    run_stage("generate_data", cwd)
+    first = (cwd / "data/generated/rows.jsonl").read_bytes()
+    run_stage("generate_data", cwd)
+    assert (cwd / "data/generated/rows.jsonl").read_bytes() == first  # same seed, same bytes
+    rows = read_jsonl(cwd / "data/generated/rows.jsonl")
+    assert len(rows) == 96 and all(triage.validate(r["triage"]) == [] for r in rows)
+    counts = json.loads((cwd / "metrics/generate_data.json").read_text())
+    assert set(counts["severity"].values()) == {24} and set(counts["category"].values()) == {24}
+
+
+def test_prepare_dedups_splits_by_cell_and_counts_tokens(tmp_path, tiny_model_dir):
+    cwd = workdir(tmp_path, tiny_model_dir, generate_data__n_rows=160, prepare__test_fraction=0.2)
+    run_stage("generate_data", cwd)
+    rows = read_jsonl(cwd / "data/generated/rows.jsonl")
+    dup = dict(rows[0], id="copy", report="  " + rows[0]["report"].upper() + " ")
+    write_jsonl(cwd / "data/generated/rows.jsonl", rows + [dup])
+    run_stage("prepare", cwd)
+
+    splits = {n: read_jsonl(cwd / f"data/prepared/{n}.jsonl") for n in ("train", "val", "test")}
+    ids = [r["id"] for split in splits.values() for r in split]
+    assert len(ids) == len(set(ids)) == 160 and "copy" not in ids
+    assert {(r["severity"], r["category"]) for r in splits["test"]} == {
+        (s, c) for s in triage.SEVERITIES for c in triage.CATEGORIES}  # every cell in test
+    for row in splits["train"]:
+        assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
+        assert row["messages"][0]["content"] == triage.SYSTEM_PROMPT
+        assert triage.parse_strict(row["messages"][2]["content"]) is not None
+    stats = json.loads((cwd / "metrics/prepare.json").read_text())
+    assert stats["duplicates_removed"] == 1 and stats["test"]["rows"] == len(splits["test"])
+    assert 100 < stats["train"]["tokens_mean"] < stats["train"]["tokens_max"] < 2000
+
+    run_stage("prepare", cwd)  # deterministic split
+    assert read_jsonl(cwd / "data/prepared/test.jsonl") == splits["test"]
+
+
+def test_stages_stop_with_one_clear_line_on_bad_input(tmp_path, tiny_model_dir):
+    cwd = workdir(tmp_path, tiny_model_dir)
+    result = run_stage("prepare", cwd, check=False)  # no generated data yet
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines()[-1] == "error: data/generated/rows.jsonl: not found; run the stage that writes it (dvc repro)"
+
+    (cwd / "params.yaml").write_text((cwd / "params.yaml").read_text().replace("r: 16", "r: 0", 1))
+    result = run_stage("train_lora", cwd, check=False)
+    assert result.returncode == 2 and "train_lora.lora.r: 0 is out of range" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,74 @@
+"""Real training on a tiny model built from config: LoRA and QLoRA through ftlab.train, a few steps."""
+import json
+import math
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from ftlab import params, train
+from ftlab.io import write_jsonl
+from tests.conftest import REPO, triage_row
+
+
+def _params(stage, tiny_model_dir, **sft):
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    section = data[stage]
+    section["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
+    section["max_train_rows"], section["max_val_rows"] = 8, 4
+    section["sft"].update(max_steps=3, logging_steps=1, learning_rate=1e-2, **sft)
+    return params.parse(stage, data)
+
+
+@pytest.fixture
+def data_dir(tmp_path):
+    rows = [triage_row(i) for i in range(12)]
+    write_jsonl(tmp_path / "data" / "train.jsonl", rows[:8])
+    write_jsonl(tmp_path / "data" / "val.jsonl", rows[8:])
+    return tmp_path / "data"
+
+
+def test_prompt_completion_puts_only_the_answer_in_the_completion():
+    row = triage_row(1)
+    pc = train.prompt_completion(row)
+    assert [m["role"] for m in pc["prompt"]] == ["system", "user"]
+    assert pc["completion"] == [row["messages"][2]]
+
+
+def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_model_dir):
+    base = load_file(tiny_model_dir / "model.safetensors")
+    p = _params("train_lora", tiny_model_dir)
+    trainer, metrics = train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", p)
+
+    assert math.isfinite(metrics["train_loss"]) and math.isfinite(metrics["eval_loss"])
+    assert metrics["steps"] == 3 and not metrics["loaded_in_4bit"]
+    assert json.loads((tmp_path / "m.json").read_text()) == metrics
+    adapter = load_file(tmp_path / "lora" / "adapter_model.safetensors")
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
+    assert lora_b and all(v.abs().sum() > 0 for v in lora_b)  # B starts at zero: non-zero means it trained
+    assert {k.split(".")[-3] for k in adapter if "lora_" in k} >= {"q_proj", "k_proj", "v_proj", "o_proj"}
+    after = {k.removeprefix("base_model.model."): v for k, v in trainer.model.state_dict().items()}
+    for name, weight in base.items():
+        key = name.replace(".weight", ".base_layer.weight") if name.replace(".weight", ".base_layer.weight") in after else name
+        assert torch.equal(after[key].float(), weight.float()), f"base weight {name} changed"
+    assert not list(tmp_path.glob(".lora-work-*"))  # the staging directory is gone
+
+
+def test_qlora_loads_base_in_4bit_and_trains(tmp_path, data_dir, tiny_model_dir):
+    import bitsandbytes as bnb
+
+    p = _params("train_qlora", tiny_model_dir)
+    trainer, metrics = train.train(data_dir, tmp_path / "qlora", tmp_path / "m.json", p)
+    linear4 = [m for m in trainer.model.modules() if isinstance(m, bnb.nn.Linear4bit)]
+    assert len(linear4) == 2 * 7  # q k v o gate up down in each of 2 layers: all-linear
+    assert metrics["loaded_in_4bit"] and math.isfinite(metrics["train_loss"])
+    adapter = load_file(tmp_path / "qlora" / "adapter_model.safetensors")
+    assert any("mlp.down_proj.lora_B" in k for k in adapter)  # FFN targeted too
+    assert all(v.abs().sum() > 0 for k, v in adapter.items() if "lora_B" in k)
+
+
+def test_empty_training_split_stops_with_a_clear_message(tmp_path, tiny_model_dir):
+    write_jsonl(tmp_path / "data" / "train.jsonl", [])
+    with pytest.raises(SystemExit, match="train.jsonl has no rows"):
+        train.train(tmp_path / "data", tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))

@@ -1,0 +1,59 @@
+import json
+
+from ftlab import metrics, triage
+
+GOOD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api", "edge proxy"],
+        "summary": "About 30% of checkout-api requests fail with 502.", "next_action": "Roll back the edge proxy push."}
+REPORT = "Since 14:05 UTC checkout-api returns HTTP 502 for about 30% of requests; a config push to the edge proxy went out."
+
+
+def test_validate_accepts_the_spec_example_and_names_each_problem():
+    assert triage.validate(GOOD) == []
+    bad = {**GOOD, "severity": "P1", "extra": 1, "affected_services": [], "summary": "x" * 301}
+    del bad["next_action"]
+    errors = " | ".join(triage.validate(bad))
+    for expected in ("missing key 'next_action'", "unknown key 'extra'", "severity 'P1'", "affected_services", "summary"):
+        assert expected in errors
+    assert triage.validate([GOOD]) == ["not a JSON object but list"]
+
+
+def test_strict_parse_refuses_fences_and_prose_that_lenient_parse_accepts():
+    text = json.dumps(GOOD)
+    assert triage.parse_strict(text) == GOOD
+    fenced = f"Here you go:\n```json\n{text}\n```"
+    assert triage.parse_strict(fenced) is None
+    assert triage.parse_lenient(fenced) == GOOD
+    assert triage.parse_lenient("no json here {not json}") is None
+    assert triage.parse_strict(json.dumps({**GOOD, "severity": "SEV9"})) is None
+
+
+def test_dumps_is_canonical_key_order():
+    shuffled = dict(reversed(list(GOOD.items())))
+    assert triage.dumps(shuffled) == json.dumps(GOOD, ensure_ascii=False)
+
+
+def test_score_row_separates_format_from_judgement():
+    exact = metrics.score_row(json.dumps(GOOD), GOOD, REPORT)
+    assert exact == {"format_conformance": 1.0, "parseable": 1.0, "severity_accuracy": 1.0,
+                     "category_accuracy": 1.0, "services_f1": 1.0, "faithfulness": exact["faithfulness"]}
+    assert exact["faithfulness"] > 0.8
+    fenced = metrics.score_row("```json\n" + json.dumps({**GOOD, "severity": "SEV1"}) + "\n```", GOOD, REPORT)
+    assert fenced["format_conformance"] == 0.0 and fenced["parseable"] == 1.0
+    assert fenced["severity_accuracy"] == 0.0 and fenced["category_accuracy"] == 1.0
+    garbage = metrics.score_row("SEV2 degradation", GOOD, REPORT)
+    assert all(v == 0.0 for v in garbage.values())
+
+
+def test_faithfulness_penalises_invented_services_and_facts():
+    grounded = metrics.faithfulness(GOOD, REPORT)
+    invented = metrics.faithfulness({**GOOD, "affected_services": ["billing-db"],
+                                     "summary": "Billing database lost customer invoices overnight."}, REPORT)
+    assert invented < 0.2 < grounded
+
+
+def test_aggregate_means_and_rows():
+    rows = [metrics.score_row(json.dumps(GOOD), GOOD, REPORT), metrics.score_row("nope", GOOD, REPORT)]
+    for r, s in zip(rows, (1.0, 3.0)):
+        r["latency_s"] = s
+    agg = metrics.aggregate(rows)
+    assert agg["format_conformance"] == 0.5 and agg["latency_s"] == 2.0 and agg["rows"] == 2
