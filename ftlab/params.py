@@ -199,11 +199,11 @@ def read_yaml(path: Path = PARAMS_FILE) -> dict:
 def parse(stage: str, data: dict):
     """The validated section `stage` of an already-read params mapping."""
     if stage not in data:
-        raise ParamsError(f"params.yaml: section {stage!r} is missing")
+        raise ParamsError(f"section {stage!r} is missing")
     try:
         section = SECTIONS[stage].model_validate(data[stage])
     except ValidationError as e:
-        raise ParamsError("params.yaml: " + _format_pydantic(stage, e)) from None
+        raise ParamsError(_format_pydantic(stage, e)) from None
     if isinstance(section, Train):
         from peft import LoraConfig
         from transformers import BitsAndBytesConfig
@@ -221,4 +221,6 @@ def load(stage: str, path: Path = PARAMS_FILE):
     try:
         return parse(stage, read_yaml(path))
     except ParamsError as e:
-        sys.exit(f"error: {e}")
+        message = str(e) if str(e).startswith(str(path)) else f"{path}: {e}"
+        print(f"error: {message}", file=sys.stderr)
+        sys.exit(2)

@@ -22,6 +22,8 @@ try:
     rows = read_jsonl(Path("data/prepared/test.jsonl"))[: p.max_rows]
 except DataFileError as e:
     sys.exit(f"error: {e}")
+if not rows:
+    sys.exit("error: data/prepared/test.jsonl has no rows; raise prepare.test_fraction or generate_data.n_rows")
 prompts = [r["messages"][:-1] for r in rows]
 golds = [json.loads(r["messages"][-1]["content"]) for r in rows]
 reports = [r["messages"][1]["content"] for r in rows]

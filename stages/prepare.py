@@ -32,20 +32,22 @@ for row in rows:
         seen.add(key)
         unique.append(row)
 
-# Split each severity x category cell on its own, so every split sees every label.
+# Stratify by severity x category: shuffle each cell, deal the cells out round-robin, then cut the
+# dealt order into test / val / train, so every split gets the cells in proportion, even small ones,
+# and the first N rows of any split (evaluate.max_rows, train_*.max_train_rows) cycle through the cells.
 rng = random.Random(p.seed)
 cells = defaultdict(list)
 for row in unique:
     cells[(row["triage"]["severity"], row["triage"]["category"])].append(row)
-splits = {"train": [], "val": [], "test": []}
 for key in sorted(cells):
-    cell = cells[key]
-    rng.shuffle(cell)
-    n_test = round(len(cell) * p.test_fraction)
-    n_val = round(len(cell) * p.val_fraction)
-    splits["test"] += cell[:n_test]
-    splits["val"] += cell[n_test:n_test + n_val]
-    splits["train"] += cell[n_test + n_val:]
+    rng.shuffle(cells[key])
+dealt = [cell[i] for i in range(max(map(len, cells.values()), default=0))
+         for cell in (cells[k] for k in sorted(cells)) if i < len(cell)]
+n_test, n_val = round(len(dealt) * p.test_fraction), round(len(dealt) * p.val_fraction)
+splits = {"test": dealt[:n_test], "val": dealt[n_test:n_test + n_val], "train": dealt[n_test + n_val:]}
+if not splits["test"] or not splits["train"]:
+    sys.exit(f"error: {len(dealt)} unique rows leave an empty test or train split; "
+             "raise generate_data.n_rows or adjust prepare.test_fraction / prepare.val_fraction")
 
 
 def to_chat(row: dict) -> dict:
@@ -67,7 +69,6 @@ except models.ModelSourceError as e:
     sys.exit(f"error: train_lora.{e}")
 stats = {"rows_in": len(rows), "duplicates_removed": len(rows) - len(unique)}
 for name, split in splits.items():
-    rng.shuffle(split)  # so that training's "first N rows" is a fair sample of every cell
     chats = [to_chat(r) for r in split]
     write_jsonl(OUT / f"{name}.jsonl", chats)
     lengths = sorted(len(tokenizer.apply_chat_template(c["messages"], tokenize=True, return_dict=True)["input_ids"]) for c in chats)

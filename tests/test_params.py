@@ -61,11 +61,12 @@ def test_bad_files_and_sections(tmp_path):
         params.read_yaml(tmp_path / "missing.yaml")
 
 
-def test_load_exits_with_one_line_naming_the_key(tmp_path):
+def test_load_exits_with_one_line_naming_the_key(tmp_path, capsys):
     data = real()
     data["evaluate"]["max_new_tokens"] = "many"
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(SystemExit) as e:
         params.load("evaluate", path)
-    assert str(e.value).startswith("error: params.yaml: evaluate.max_new_tokens")
+    assert e.value.code == 2
+    assert capsys.readouterr().err.startswith(f"error: {path}: evaluate.max_new_tokens")
