@@ -5,6 +5,8 @@ VENV ?= .venv
 # CPU build from this machine's disk; on a GPU box PyPI's default build of the same version has CUDA.
 TORCH ?= torch==2.13.0
 BIN := $(VENV)/bin
+# dvc runs each stage's `python`, and tests run `dvc`: both must be the venv's.
+export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.ftlab-installed
 # Nothing at run time may reach a model hub; the hub profile (README) unsets this.
 export HF_HUB_OFFLINE ?= 1
@@ -23,10 +25,10 @@ $(STAMP): pyproject.toml
 	touch $@
 
 repro: $(STAMP)
-	$(BIN)/dvc repro
+	dvc repro
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+	python -m pytest -q $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) .cache
