@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ftlab import models, params
-from ftlab.io import read_jsonl, write_json
+from ftlab.io import DataFileError, read_jsonl, write_json
 
 
 def prompt_completion(row: dict) -> dict:
@@ -57,36 +57,39 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train):
     if train_set is None:
         sys.exit(f"error: {data_dir / 'train.jsonl'} has no rows; run the prepare stage with more data")
 
+    # Trainer scratch and the staged adapter live next to the target and go away whatever happens.
     work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-work-"))
-    args = sft_config(p, str(work))
-    set_seed(args.seed)  # LoRA's A matrices are drawn when the adapter is created, before the Trainer seeds
-    tokenizer = models.load_tokenizer(p.base_model)
-    quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
-    model = models.load_model(p.base_model, quantization_config=quantization)
-    if quantization is not None:
-        model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.activation_checkpointing)
+    try:
+        args = sft_config(p, str(work))
+        set_seed(args.seed)  # LoRA's A matrices are drawn when the adapter is created, before the Trainer seeds
+        tokenizer = models.load_tokenizer(p.base_model)
+        quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
+        model = models.load_model(p.base_model, quantization_config=quantization)
+        if quantization is not None:
+            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.activation_checkpointing)
 
-    trainer = SFTTrainer(
-        model=model,
-        args=args,
-        train_dataset=train_set,
-        eval_dataset=val_set,
-        processing_class=tokenizer,
-        peft_config=LoraConfig(**p.lora),
-    )
-    started = time.perf_counter()
-    result = trainer.train()
-    seconds = time.perf_counter() - started
-    eval_loss = trainer.evaluate()["eval_loss"] if val_set is not None else None
+        trainer = SFTTrainer(
+            model=model,
+            args=args,
+            train_dataset=train_set,
+            eval_dataset=val_set,
+            processing_class=tokenizer,
+            peft_config=LoraConfig(**p.lora),
+        )
+        started = time.perf_counter()
+        result = trainer.train()
+        seconds = time.perf_counter() - started
+        eval_loss = trainer.evaluate()["eval_loss"] if val_set is not None else None
 
-    # Save next to the target and rename, so a killed run never leaves a complete-looking adapter.
-    staging = work / "adapter"
-    trainer.model.save_pretrained(staging)
-    tokenizer.save_pretrained(staging)
-    if out_dir.exists():
-        shutil.rmtree(out_dir)
-    staging.rename(out_dir)
-    shutil.rmtree(work, ignore_errors=True)
+        # Save next to the target and rename, so a killed run never leaves a complete-looking adapter.
+        staging = work / "adapter"
+        trainer.model.save_pretrained(staging)
+        tokenizer.save_pretrained(staging)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        staging.rename(out_dir)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
 
     trainable, total = trainer.model.get_nb_trainable_parameters()
     tokens = max((log.get("num_tokens", 0) for log in trainer.state.log_history), default=0)
@@ -114,3 +117,5 @@ def main(stage: str) -> None:
         train(Path("data/prepared"), out_dir, Path("metrics") / f"{stage}.json", p)
     except models.ModelSourceError as e:
         sys.exit(f"error: {stage}.{e}")
+    except DataFileError as e:
+        sys.exit(f"error: {e}")

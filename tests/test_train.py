@@ -70,5 +70,6 @@ def test_qlora_loads_base_in_4bit_and_trains(tmp_path, data_dir, tiny_model_dir)
 
 def test_empty_training_split_stops_with_a_clear_message(tmp_path, tiny_model_dir):
     write_jsonl(tmp_path / "data" / "train.jsonl", [])
+    write_jsonl(tmp_path / "data" / "val.jsonl", [])
     with pytest.raises(SystemExit, match="train.jsonl has no rows"):
         train.train(tmp_path / "data", tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))

@@ -36,7 +36,7 @@ def test_score_row_separates_format_from_judgement():
     exact = metrics.score_row(json.dumps(GOOD), GOOD, REPORT)
     assert exact == {"format_conformance": 1.0, "parseable": 1.0, "severity_accuracy": 1.0,
                      "category_accuracy": 1.0, "services_f1": 1.0, "faithfulness": exact["faithfulness"]}
-    assert exact["faithfulness"] > 0.8
+    assert exact["faithfulness"] >= 0.75
     fenced = metrics.score_row("```json\n" + json.dumps({**GOOD, "severity": "SEV1"}) + "\n```", GOOD, REPORT)
     assert fenced["format_conformance"] == 0.0 and fenced["parseable"] == 1.0
     assert fenced["severity_accuracy"] == 0.0 and fenced["category_accuracy"] == 1.0
