@@ -4,6 +4,7 @@ Per row: `format_conformance` (the reply is exactly one spec-valid JSON object),
 object can be found in it at all), label accuracy on whatever object was found (so format and
 judgement are measured apart), `services_f1` against gold, and `faithfulness`: the offline judge.
 """
+import random
 import re
 
 from ftlab import triage
@@ -57,11 +58,43 @@ METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_acc
 
 
 def aggregate(scored: list[dict]) -> dict:
-    """Means over rows of every metric, plus mean latency where rows carry `latency_s`."""
+    """Mean and bootstrap 95% interval of every metric over rows, plus mean latency where rows carry it."""
     if not scored:
         return {}
-    out = {m: round(sum(r[m] for r in scored) / len(scored), 4) for m in METRICS}
+    out = {}
+    for m in METRICS:
+        values = [r[m] for r in scored]
+        low, high = bootstrap_interval(values)
+        out[m] = round(sum(values) / len(values), 4)
+        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = round(low, 4), round(high, 4)
     if all("latency_s" in r for r in scored):
         out["latency_s"] = round(sum(r["latency_s"] for r in scored) / len(scored), 3)
     out["rows"] = len(scored)
+    return out
+
+
+def _percentile_interval(samples: list[float]) -> tuple[float, float]:
+    samples = sorted(samples)
+    return samples[int(0.025 * len(samples))], samples[int(0.975 * len(samples)) - 1]
+
+
+def bootstrap_interval(values: list[float], resamples: int = 2000, seed: int = 0) -> tuple[float, float]:
+    """95% percentile-bootstrap interval of the mean of `values` (rows resampled with replacement)."""
+    rng, n = random.Random(seed), len(values)
+    return _percentile_interval([sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples)])
+
+
+def compare(base: list[dict], tuned: list[dict]) -> dict:
+    """Fine-tuned minus base on the same rows: each metric's delta, its paired-bootstrap 95% interval
+    (the same resampled rows for both models), and for 0/1 metrics the rows that flipped."""
+    assert [r["id"] for r in base] == [r["id"] for r in tuned], "compare needs the same rows in the same order"
+    out = {}
+    for m in METRICS:
+        diffs = [t[m] - b[m] for b, t in zip(base, tuned)]
+        low, high = bootstrap_interval(diffs)
+        out[m] = round(sum(diffs) / len(diffs), 4)
+        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = round(low, 4), round(high, 4)
+        if all(r[m] in (0.0, 1.0) for r in base + tuned):
+            out[f"{m}_wrong_to_right"] = sum(b[m] == 0 and t[m] == 1 for b, t in zip(base, tuned))
+            out[f"{m}_right_to_wrong"] = sum(b[m] == 1 and t[m] == 0 for b, t in zip(base, tuned))
     return out

@@ -2,7 +2,8 @@
 
 Before/after on the test split: for each fine-tune, its base model and base + adapter, greedy decoding,
 same rows, same prompts. Per-example predictions go to data/eval/{base,lora,qlora_base,qlora}.jsonl,
-metrics per model to metrics/eval.json, fine-tuned minus base to metrics/delta.json.
+metrics per model (mean and bootstrap 95% interval) to metrics/eval.json, and fine-tuned minus base
+(delta, paired-bootstrap 95% interval, rows flipped) to metrics/delta.json.
 """
 import json
 import shutil
@@ -29,20 +30,20 @@ golds = [json.loads(r["messages"][-1]["content"]) for r in rows]
 reports = [r["messages"][1]["content"] for r in rows]
 
 
-def run(name, model, tokenizer) -> dict:
+def run(name, model, tokenizer) -> list[dict]:
     print(f"{name}: generating {len(rows)} replies", file=sys.stderr)
     replies = generation.generate(model, tokenizer, prompts, p.max_new_tokens, p.batch_size)
-    scored = [
+    out = [
         {"id": row["id"], **metrics.score_row(text, gold, report), "latency_s": round(seconds, 3), "output": text}
         for row, gold, report, (text, seconds) in zip(rows, golds, reports, replies)
     ]
-    write_jsonl(staging / f"{name}.jsonl", scored)
-    return metrics.aggregate(scored)
+    write_jsonl(staging / f"{name}.jsonl", out)
+    return out
 
 
 OUT.parent.mkdir(parents=True, exist_ok=True)
 staging = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=".eval-"))
-results = {}
+scored = {}
 for finetune, (base_name, stage) in PAIRS.items():
     train_params = params.load(stage)
     try:
@@ -55,16 +56,18 @@ for finetune, (base_name, stage) in PAIRS.items():
         shutil.rmtree(staging)
         sys.exit(f"error: {stage}.{e}")
     with model.disable_adapter():  # the very same weights minus the adapter: an exact before/after
-        results[base_name] = run(base_name, model, tokenizer)
-    results[finetune] = run(finetune, model, tokenizer)
+        scored[base_name] = run(base_name, model, tokenizer)
+    scored[finetune] = run(finetune, model, tokenizer)
     del model
 
 if OUT.exists():
     shutil.rmtree(OUT)
 staging.rename(OUT)
+results = {name: metrics.aggregate(rows) for name, rows in scored.items()}
+deltas = {}
+for finetune, (base, _) in PAIRS.items():
+    deltas[finetune] = metrics.compare(scored[base], scored[finetune])
+    deltas[finetune]["latency_s"] = round(results[finetune]["latency_s"] - results[base]["latency_s"], 3)
 write_json(Path("metrics/eval.json"), results)
-write_json(Path("metrics/delta.json"), {
-    finetune: {k: round(results[finetune][k] - results[base][k], 4) for k in (*metrics.METRICS, "latency_s")}
-    for finetune, (base, _) in PAIRS.items()
-})
-print(json.dumps(results, indent=2))
+write_json(Path("metrics/delta.json"), deltas)
+print(json.dumps(deltas, indent=2))

@@ -45,20 +45,27 @@ lines = [
 ]
 for finetune, (base, stage) in PAIRS.items():
     train_metrics = json.loads(Path(f"metrics/{stage}.json").read_text())
+    d = deltas[finetune]
     table = [
-        [m, evals[base][m], evals[finetune][m], f"{deltas[finetune][m]:+.4f}"]
-        for m in (*metrics.METRICS, "latency_s")
-    ]
-    better = [m for m in metrics.METRICS if deltas[finetune][m] > 0]
-    worse = [m for m in metrics.METRICS if deltas[finetune][m] < 0]
+        [m, evals[base][m], evals[finetune][m], f"{d[m]:+.4f}", f"[{d[m + '_ci_low']:+.3f}, {d[m + '_ci_high']:+.3f}]",
+         f"{d[m + '_wrong_to_right']} / {d[m + '_right_to_wrong']}" if m + "_wrong_to_right" in d else ""]
+        for m in metrics.METRICS
+    ] + [["latency_s", evals[base]["latency_s"], evals[finetune]["latency_s"], f"{d['latency_s']:+.3f}", "", ""]]
+    # A delta is called a change only when its whole paired-bootstrap interval is on one side of zero.
+    better = [m for m in metrics.METRICS if d[m + "_ci_low"] > 0]
+    worse = [m for m in metrics.METRICS if d[m + "_ci_high"] < 0]
+    unclear = [m for m in metrics.METRICS if m not in better + worse]
     lines += [
         f"## {finetune.upper()}: `{base}` vs `{finetune}`",
         "",
-        tabulate(table, headers=["Metric", "Base", "Fine-tuned", "Delta"], tablefmt="github"),
+        tabulate(table, headers=["Metric", "Base", "Fine-tuned", "Delta", "Delta 95% CI", "Flips +/-"],
+                 tablefmt="github"),
         "",
-        f"Higher after fine-tuning: {', '.join(better) or 'none'}. Lower: {', '.join(worse) or 'none'}. "
-        f"With {evals[base]['rows']} rows these are point estimates without intervals; treat differences "
-        "of a row or two as noise.",
+        f"Better after fine-tuning (95% interval above zero): {', '.join(better) or 'none'}. "
+        f"Worse (interval below zero): {', '.join(worse) or 'none'}. "
+        f"Not distinguishable from no change on {evals[base]['rows']} rows: {', '.join(unclear) or 'none'}. "
+        "Intervals: paired bootstrap over test rows, 2,000 resamples; flips: rows wrong before and right after (+), "
+        "right before and wrong after (-).",
         "",
         f"Training: {train_metrics['train_rows']} rows, {train_metrics['steps']} optimizer steps, "
         f"{train_metrics['train_seconds']} s, final train loss {train_metrics['train_loss']}, "

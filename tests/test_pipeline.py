@@ -68,9 +68,11 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
         assert trained["steps"] == 2 and trained["train_rows"] == 4
     assert json.loads((root / "metrics/train_qlora.json").read_text())["loaded_in_4bit"] is True
     report = (root / "notes/report.md").read_text()
-    headers = re.findall(r"^\| Metric +\| +Base +\| +Fine-tuned +\| +Delta +\|$", report, re.M)
+    headers = re.findall(r"^\| Metric +\| +Base +\| +Fine-tuned +\| +Delta +\| +Delta 95% CI +\| +Flips \+/- +\|$", report, re.M)
     assert len(headers) == 2  # one before/after table per fine-tune
     assert "learning_rate" in report  # the params that produced it
+    assert "95% interval above zero" in report
+    assert {"format_conformance_ci_low", "format_conformance_wrong_to_right"} <= set(delta["qlora"])
     # DVC caches the data and adapters; metrics and the report stay in git.
     ignored = (root / "data/.gitignore").read_text() + (root / "models/.gitignore").read_text()
     assert "/prepared" in ignored and "/lora" in ignored

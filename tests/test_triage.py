@@ -57,3 +57,25 @@ def test_aggregate_means_and_rows():
         r["latency_s"] = s
     agg = metrics.aggregate(rows)
     assert agg["format_conformance"] == 0.5 and agg["latency_s"] == 2.0 and agg["rows"] == 2
+
+
+def test_paired_bootstrap_intervals_and_flips():
+    right = metrics.score_row(json.dumps(GOOD), GOOD, REPORT)
+    wrong = metrics.score_row("no json", GOOD, REPORT)
+    base = [dict(wrong, id=i) for i in range(10)] + [dict(right, id=i) for i in range(10, 20)]
+    same = metrics.compare(base, base)
+    assert same["format_conformance"] == 0 and same["format_conformance_ci_low"] == same["format_conformance_ci_high"] == 0
+    assert same["format_conformance_wrong_to_right"] == same["format_conformance_right_to_wrong"] == 0
+
+    tuned = [dict(right, id=i) for i in range(16)] + [dict(wrong, id=i) for i in range(16, 20)]  # 10 fixed, 4 broken
+    d = metrics.compare(base, tuned)
+    assert d["format_conformance"] == 0.3
+    assert d["format_conformance_wrong_to_right"] == 10 and d["format_conformance_right_to_wrong"] == 4
+    assert d["format_conformance_ci_low"] < 0.3 < d["format_conformance_ci_high"]
+    assert "faithfulness_wrong_to_right" not in d or all(r["faithfulness"] in (0, 1) for r in base + tuned)
+    assert metrics.compare(base, tuned) == d  # seeded: the same intervals every run
+
+    all_fixed = metrics.compare(base, [dict(right, id=i) for i in range(20)])
+    assert all_fixed["severity_accuracy_ci_low"] > 0  # 10 of 20 fixed, none broken: clearly above zero
+    low, high = metrics.bootstrap_interval([0.0, 1.0] * 10)
+    assert 0.2 < low < 0.5 < high < 0.8
