@@ -45,6 +45,8 @@ def score_row(output: str, gold: dict, report: str) -> dict:
     found = triage.parse_lenient(output)
     obj = found or {}
     return {
+        "severity_gold": gold["severity"],
+        "severity_pred": obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None,
         "format_conformance": float(triage.parse_strict(output) is not None),
         "parseable": float(found is not None),
         "severity_accuracy": float(obj.get("severity") == gold["severity"]),
@@ -57,6 +59,26 @@ def score_row(output: str, gold: dict, report: str) -> dict:
 METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_accuracy", "services_f1", "faithfulness")
 
 
+def severity_macro_f1(scored: list[dict]) -> float:
+    """Macro-F1 over the four severities, a missing or invalid prediction counting as wrong; a
+    severity neither in gold nor predicted is left out of the mean."""
+    f1s = []
+    for sev in triage.SEVERITIES:
+        tp = sum(r["severity_gold"] == sev and r["severity_pred"] == sev for r in scored)
+        gold = sum(r["severity_gold"] == sev for r in scored)
+        pred = sum(r["severity_pred"] == sev for r in scored)
+        if gold or pred:
+            f1s.append(2 * tp / (gold + pred))
+    return sum(f1s) / len(f1s) if f1s else 0.0
+
+
+def severity_confusion(scored: list[dict]) -> list[list]:
+    """Rows gold SEV1..SEV4, columns predicted SEV1..SEV4 and `none` (no valid severity found)."""
+    columns = (*triage.SEVERITIES, None)
+    return [[sum(r["severity_gold"] == g and r["severity_pred"] == p for r in scored) for p in columns]
+            for g in triage.SEVERITIES]
+
+
 def aggregate(scored: list[dict]) -> dict:
     """Mean and bootstrap 95% interval of every metric over rows, plus mean latency where rows carry it."""
     if not scored:
@@ -67,6 +89,8 @@ def aggregate(scored: list[dict]) -> dict:
         low, high = bootstrap_interval(values)
         out[m] = round(sum(values) / len(values), 4)
         out[f"{m}_ci_low"], out[f"{m}_ci_high"] = round(low, 4), round(high, 4)
+    if all("severity_gold" in r for r in scored):
+        out["severity_macro_f1"] = round(severity_macro_f1(scored), 4)
     if all("latency_s" in r for r in scored):
         out["latency_s"] = round(sum(r["latency_s"] for r in scored) / len(scored), 3)
     out["rows"] = len(scored)

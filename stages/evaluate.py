@@ -67,6 +67,7 @@ results = {name: metrics.aggregate(rows) for name, rows in scored.items()}
 deltas = {}
 for finetune, (base, _) in PAIRS.items():
     deltas[finetune] = metrics.compare(scored[base], scored[finetune])
+    deltas[finetune]["severity_macro_f1"] = round(results[finetune]["severity_macro_f1"] - results[base]["severity_macro_f1"], 4)
     deltas[finetune]["latency_s"] = round(results[finetune]["latency_s"] - results[base]["latency_s"], 3)
 write_json(Path("metrics/eval.json"), results)
 write_json(Path("metrics/delta.json"), deltas)

@@ -11,7 +11,7 @@ from pathlib import Path
 import yaml
 from tabulate import tabulate
 
-from ftlab import metrics, params
+from ftlab import metrics, params, triage
 from ftlab.io import DataFileError, read_jsonl, write_text
 
 PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
@@ -79,6 +79,12 @@ for finetune, (base, stage) in PAIRS.items():
         "```",
         "</details>",
         "",
+        "### Severity confusion (rows: gold, columns: predicted)",
+        "",
+        *[line for name in (base, finetune) for line in (
+            f"`{name}`, severity macro-F1 {evals[name]['severity_macro_f1']}:", "",
+            tabulate([[g, *counts] for g, counts in zip(triage.SEVERITIES, metrics.severity_confusion(outputs[name]))],
+                     headers=["gold \\ predicted", *triage.SEVERITIES, "none"], tablefmt="github"), "")],
         "### Examples",
         "",
     ]

@@ -71,7 +71,8 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
     headers = re.findall(r"^\| Metric +\| +Base +\| +Fine-tuned +\| +Delta +\| +Delta 95% CI +\| +Flips \+/- +\|$", report, re.M)
     assert len(headers) == 2  # one before/after table per fine-tune
     assert "learning_rate" in report  # the params that produced it
-    assert "95% interval above zero" in report
+    assert "95% interval above zero" in report and report.count("severity macro-F1") == 4
+    assert all(0.0 <= block["severity_macro_f1"] <= 1.0 for block in evals.values())
     assert {"format_conformance_ci_low", "format_conformance_wrong_to_right"} <= set(delta["qlora"])
     # DVC caches the data and adapters; metrics and the report stay in git.
     ignored = (root / "data/.gitignore").read_text() + (root / "models/.gitignore").read_text()

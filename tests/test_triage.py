@@ -1,5 +1,7 @@
 import json
 
+import pytest
+
 from ftlab import metrics, triage
 
 GOOD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api", "edge proxy"],
@@ -34,14 +36,14 @@ def test_dumps_is_canonical_key_order():
 
 def test_score_row_separates_format_from_judgement():
     exact = metrics.score_row(json.dumps(GOOD), GOOD, REPORT)
-    assert exact == {"format_conformance": 1.0, "parseable": 1.0, "severity_accuracy": 1.0,
+    assert exact == {"severity_gold": "SEV2", "severity_pred": "SEV2", "format_conformance": 1.0, "parseable": 1.0, "severity_accuracy": 1.0,
                      "category_accuracy": 1.0, "services_f1": 1.0, "faithfulness": exact["faithfulness"]}
     assert exact["faithfulness"] >= 0.75
     fenced = metrics.score_row("```json\n" + json.dumps({**GOOD, "severity": "SEV1"}) + "\n```", GOOD, REPORT)
     assert fenced["format_conformance"] == 0.0 and fenced["parseable"] == 1.0
     assert fenced["severity_accuracy"] == 0.0 and fenced["category_accuracy"] == 1.0
     garbage = metrics.score_row("SEV2 degradation", GOOD, REPORT)
-    assert all(v == 0.0 for v in garbage.values())
+    assert all(garbage[m] == 0.0 for m in metrics.METRICS) and garbage["severity_pred"] is None
 
 
 def test_faithfulness_penalises_invented_services_and_facts():
@@ -79,3 +81,16 @@ def test_paired_bootstrap_intervals_and_flips():
     assert all_fixed["severity_accuracy_ci_low"] > 0  # 10 of 20 fixed, none broken: clearly above zero
     low, high = metrics.bootstrap_interval([0.0, 1.0] * 10)
     assert 0.2 < low < 0.5 < high < 0.8
+
+
+def test_severity_macro_f1_and_confusion():
+    def row(gold, pred):
+        return {"severity_gold": gold, "severity_pred": pred}
+
+    rows = [row("SEV1", "SEV1"), row("SEV1", "SEV2"), row("SEV2", "SEV2"), row("SEV3", None)]
+    # SEV1: tp 1, gold 2, pred 1 -> 2/3; SEV2: tp 1, gold 1, pred 2 -> 2/3; SEV3: 0; SEV4 absent
+    assert metrics.severity_macro_f1(rows) == pytest.approx((2 / 3 + 2 / 3 + 0) / 3)
+    assert metrics.severity_confusion(rows) == [[1, 1, 0, 0, 0], [0, 1, 0, 0, 0], [0, 0, 0, 0, 1], [0, 0, 0, 0, 0]]
+    scored = metrics.score_row(json.dumps({**GOOD, "severity": "SEV9"}), GOOD, REPORT)
+    assert scored["severity_gold"] == "SEV2" and scored["severity_pred"] is None
+    assert "severity_macro_f1" in metrics.aggregate([dict(scored, latency_s=1.0)])
