@@ -44,17 +44,21 @@ def score_row(output: str, gold: dict, report: str) -> dict:
     """The per-row scores of one reply."""
     found = triage.parse_lenient(output)
     obj = found or {}
+    severity = obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None
     return {
         "severity_gold": gold["severity"],
-        "severity_pred": obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None,
+        "severity_pred": severity,
         "format_conformance": float(triage.parse_strict(output) is not None),
         "parseable": float(found is not None),
-        "severity_accuracy": float(obj.get("severity") == gold["severity"]),
+        "severity_accuracy": float(severity == gold["severity"]),
         "category_accuracy": float(obj.get("category") == gold["category"]),
         "services_f1": services_f1(obj.get("affected_services"), gold["affected_services"]),
         "faithfulness": faithfulness(obj, report) if found else 0.0,
     }
 
+
+# Each fine-tune -> (the name of its base's block in metrics/eval.json, the stage that trained it).
+PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
 
 METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_accuracy", "services_f1", "faithfulness")
 
@@ -85,10 +89,7 @@ def aggregate(scored: list[dict]) -> dict:
         return {}
     out = {}
     for m in METRICS:
-        values = [r[m] for r in scored]
-        low, high = bootstrap_interval(values)
-        out[m] = round(sum(values) / len(values), 4)
-        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = round(low, 4), round(high, 4)
+        out.update(_mean_and_interval(m, [r[m] for r in scored]))
     if all("severity_gold" in r for r in scored):
         out["severity_macro_f1"] = round(severity_macro_f1(scored), 4)
     if all("latency_s" in r for r in scored):
@@ -108,16 +109,18 @@ def bootstrap_interval(values: list[float], resamples: int = 2000, seed: int = 0
     return _percentile_interval([sum(values[rng.randrange(n)] for _ in range(n)) / n for _ in range(resamples)])
 
 
+def _mean_and_interval(name: str, values: list[float]) -> dict:
+    low, high = bootstrap_interval(values)
+    return {name: round(sum(values) / len(values), 4), f"{name}_ci_low": round(low, 4), f"{name}_ci_high": round(high, 4)}
+
+
 def compare(base: list[dict], tuned: list[dict]) -> dict:
     """Fine-tuned minus base on the same rows: each metric's delta, its paired-bootstrap 95% interval
     (the same resampled rows for both models), and for 0/1 metrics the rows that flipped."""
     assert [r["id"] for r in base] == [r["id"] for r in tuned], "compare needs the same rows in the same order"
     out = {}
     for m in METRICS:
-        diffs = [t[m] - b[m] for b, t in zip(base, tuned)]
-        low, high = bootstrap_interval(diffs)
-        out[m] = round(sum(diffs) / len(diffs), 4)
-        out[f"{m}_ci_low"], out[f"{m}_ci_high"] = round(low, 4), round(high, 4)
+        out.update(_mean_and_interval(m, [t[m] - b[m] for b, t in zip(base, tuned)]))
         if all(r[m] in (0.0, 1.0) for r in base + tuned):
             out[f"{m}_wrong_to_right"] = sum(b[m] == 0 and t[m] == 1 for b, t in zip(base, tuned))
             out[f"{m}_right_to_wrong"] = sum(b[m] == 1 and t[m] == 0 for b, t in zip(base, tuned))

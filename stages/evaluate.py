@@ -15,8 +15,6 @@ from ftlab import generation, metrics, models, params
 from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
 
 OUT = Path("data/eval")
-# fine-tune -> (name of its base's block, training stage that made it)
-PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
 
 p = params.load("evaluate")
 try:
@@ -44,7 +42,7 @@ def run(name, model, tokenizer) -> list[dict]:
 OUT.parent.mkdir(parents=True, exist_ok=True)
 staging = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=".eval-"))
 scored = {}
-for finetune, (base_name, stage) in PAIRS.items():
+for finetune, (base_name, stage) in metrics.PAIRS.items():
     train_params = params.load(stage)
     try:
         from transformers import BitsAndBytesConfig
@@ -65,7 +63,7 @@ if OUT.exists():
 staging.rename(OUT)
 results = {name: metrics.aggregate(rows) for name, rows in scored.items()}
 deltas = {}
-for finetune, (base, _) in PAIRS.items():
+for finetune, (base, _) in metrics.PAIRS.items():
     deltas[finetune] = metrics.compare(scored[base], scored[finetune])
     deltas[finetune]["severity_macro_f1"] = round(results[finetune]["severity_macro_f1"] - results[base]["severity_macro_f1"], 4)
     deltas[finetune]["latency_s"] = round(results[finetune]["latency_s"] - results[base]["latency_s"], 3)

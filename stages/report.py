@@ -14,7 +14,6 @@ from tabulate import tabulate
 from ftlab import metrics, params, triage
 from ftlab.io import DataFileError, read_jsonl, write_text
 
-PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
 
 p = params.load("report")
 try:
@@ -43,7 +42,7 @@ lines = [
     "Background: [LoRA](lora.md), [QLoRA](qlora.md), [when (not) to fine-tune](when-to-fine-tune.md).",
     "",
 ]
-for finetune, (base, stage) in PAIRS.items():
+for finetune, (base, stage) in metrics.PAIRS.items():
     train_metrics = json.loads(Path(f"metrics/{stage}.json").read_text())
     d = deltas[finetune]
     table = [

@@ -74,7 +74,7 @@ def test_paired_bootstrap_intervals_and_flips():
     assert d["format_conformance"] == 0.3
     assert d["format_conformance_wrong_to_right"] == 10 and d["format_conformance_right_to_wrong"] == 4
     assert d["format_conformance_ci_low"] < 0.3 < d["format_conformance_ci_high"]
-    assert "faithfulness_wrong_to_right" not in d or all(r["faithfulness"] in (0, 1) for r in base + tuned)
+    assert "faithfulness_wrong_to_right" not in d  # flips only for 0/1 metrics; faithfulness is graded
     assert metrics.compare(base, tuned) == d  # seeded: the same intervals every run
 
     all_fixed = metrics.compare(base, [dict(right, id=i) for i in range(20)])
