@@ -12,7 +12,7 @@ STAMP := $(VENV)/.ftlab-installed
 export HF_HUB_OFFLINE ?= 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test clean
+.PHONY: install repro test clean metrics-diff
 install: $(STAMP)
 
 $(STAMP): pyproject.toml
@@ -29,6 +29,15 @@ repro: $(STAMP)
 
 test: $(STAMP)
 	python -m pytest -q $(PYTEST_ARGS)
+
+# The pull-request comment (.github/workflows/metrics-diff.yml), locally: metrics and params that
+# differ between BASE and the workspace, as Markdown. Needs only dvc (metrics and params are in git).
+BASE ?= main
+metrics-diff:
+	@echo "### Metrics: \`$(BASE)\` → this change"; echo
+	@out=$$(dvc metrics diff $(BASE) --md --precision 4) && echo "$${out:-No metric changed.}"
+	@echo; echo "### Params"; echo
+	@out=$$(dvc params diff $(BASE) --md) && echo "$${out:-No param changed.}"
 
 clean:
 	rm -rf $(VENV) .cache

@@ -2,9 +2,10 @@
 import time
 
 import torch
+from tqdm.auto import tqdm
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int):
+def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate"):
     """Greedy replies to chat `prompts` (lists of messages), as (text, seconds per row) in input order.
 
     Prompts are sorted by length so a batch pads little; left padding keeps every prompt's last token
@@ -17,7 +18,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
     device = next(model.parameters()).device
     results = [None] * len(prompts)
     model.eval()
-    for start in range(0, len(order), batch_size):
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=None):
         batch = order[start:start + batch_size]
         inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(device)
         started = time.perf_counter()
@@ -33,3 +34,21 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
         for row, ids in zip(batch, output[:, inputs["input_ids"].shape[1]:]):
             results[row] = (tokenizer.decode(ids, skip_special_tokens=True).strip(), seconds)
     return results
+
+
+def answer_loss(model, tokenizer, conversations: list[list[dict]]) -> list[float]:
+    """Mean next-token loss of each conversation's last message (the reference answer) given the
+    messages before it: the test loss of a fine-tune, which needs no parsing and fits any data set."""
+    device = next(model.parameters()).device
+    losses = []
+    model.eval()
+    with torch.inference_mode():
+        for messages in conversations:
+            prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=True,
+                                                   return_dict=True)["input_ids"]
+            full = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
+            ids = torch.tensor([full], device=device)
+            labels = ids.clone()
+            labels[:, : len(prompt)] = -100  # score the answer only, as training does
+            losses.append(round(model(input_ids=ids, labels=labels).loss.float().item(), 4))
+    return losses

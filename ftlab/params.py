@@ -45,13 +45,64 @@ class BaseModelSpec(Section):
         return self
 
 
+class UsdPerMTok(Section):
+    """Prices in US dollars per million tokens, for the estimated cost in the metrics."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+    cache_write: float = Field(ge=0)
+    cache_read: float = Field(ge=0)
+
+
+class AnthropicData(Section):
+    """generate_data.anthropic: read only when backend is anthropic. No temperature: the API version
+    the pinned SDK sends (2026-10-21) rejects sampling parameters, and the SDK no longer has them."""
+
+    mode: Literal["generate", "label"]
+    reports: str = Field(min_length=1)  # label mode: a JSONL of {"report": ...}; also a dvc.yaml dep
+    model: str = Field(min_length=1)
+    max_tokens: int = Field(ge=64, le=32_000)
+    rows_per_request: int = Field(ge=1, le=50)  # generate mode
+    concurrency: int = Field(ge=1, le=64)
+    max_retries: int = Field(ge=0, le=20)  # the SDK's own retries
+    timeout_s: float = Field(gt=0, le=3600)
+    usd_per_mtok: UsdPerMTok
+
+
 class GenerateData(Section):
-    backend: Literal["template"]  # the Claude backend (issue 3) plugs in here
+    backend: Literal["template", "anthropic"]
     n_rows: int = Field(ge=16, le=1_000_000)
     seed: int
+    anthropic: Optional[AnthropicData] = None
+
+    @model_validator(mode="after")
+    def _anthropic_needs_its_section(self):
+        if self.backend == "anthropic" and self.anthropic is None:
+            raise ValueError("backend: anthropic needs the `anthropic:` subsection (see params.yaml)")
+        return self
+
+
+class PrepareSource(Section):
+    """Where prepare's rows come from: the local file `file` (also dvc.yaml's dep `${prepare.source.file}`)
+    or, when `hub` is set, that Hugging Face dataset (config, split, revision) instead."""
+
+    file: str = Field(min_length=1)
+    hub: Optional[str] = Field(default=None, min_length=1)
+    config: Optional[str] = None
+    split: str = Field(default="train", min_length=1)
+    revision: Optional[str] = None
+    shape: Literal["auto", "triage", "messages", "dolly", "prompt_completion"] = "auto"
+
+
+class PrepareGate(Section):
+    # Below ~0.5 the LSH proposes most pairs of ordinary text and dedup heads towards all pairs (n^2).
+    near_duplicate_threshold: float = Field(ge=0.5, le=1.0)
+    shingle_size: int = Field(ge=2, le=32)
 
 
 class Prepare(Section):
+    source: PrepareSource
+    gate: PrepareGate
     val_fraction: float = Field(ge=0.0, lt=0.5)
     test_fraction: float = Field(gt=0.0, lt=0.5)
     seed: int
@@ -66,10 +117,38 @@ class Train(Section):
     bnb: Optional[dict[str, Any]] = None
 
 
+class AnthropicJudge(Section):
+    """evaluate.judge.anthropic: read only when the judge's backend is anthropic (ftlab/judge.py)."""
+
+    model: str = Field(min_length=1)  # pin a dated snapshot: an alias may move to a new model
+    max_tokens: int = Field(ge=64, le=4096)  # per verdict: {"score": n, "reason": "..."}
+    concurrency: int = Field(ge=1, le=64)
+    max_retries: int = Field(ge=0, le=20)  # the SDK's own retries
+    timeout_s: float = Field(gt=0, le=3600)
+    usd_per_mtok: UsdPerMTok
+
+
+class Judge(Section):
+    """evaluate.judge: who scores `faithfulness`: the offline deterministic judge (ftlab/metrics.py)
+    or Claude against a written rubric (ftlab/judge.py)."""
+
+    backend: Literal["offline", "anthropic"]
+    anthropic: Optional[AnthropicJudge] = None
+
+    @model_validator(mode="after")
+    def _anthropic_needs_its_section(self):
+        if self.backend == "anthropic" and self.anthropic is None:
+            raise ValueError("backend: anthropic needs the `anthropic:` subsection (see params.yaml)")
+        return self
+
+
 class Evaluate(Section):
     max_rows: Optional[int] = Field(default=None, ge=1)
     max_new_tokens: int = Field(ge=8, le=4096)
     batch_size: int = Field(ge=1, le=1024)
+    few_shot_k: int = Field(ge=0, le=32)
+    probe_max_new_tokens: int = Field(ge=8, le=1024)
+    judge: Judge
 
 
 class Report(Section):

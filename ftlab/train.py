@@ -3,8 +3,18 @@
 LoRA and QLoRA differ only by the `bnb:` section: when present, the base loads in 4 bits through
 BitsAndBytesConfig(**bnb) and gets PEFT's k-bit preparation. `lora:` goes to LoraConfig and `sft:`
 to SFTConfig unchanged; the stage adds only what is not a choice (paths, the CPU switch).
+
+Resume: with `checkpoint_root` (the stages pass FTLAB_CACHE/checkpoints/<stage>), the Trainer saves
+checkpoints (sft.save_strategy / save_steps) into checkpoint_root/<run key>/, where the run key hashes
+everything that determines the run: the params section, the train/val bytes, the recipe's source and
+the library versions. A later run with the same key resumes from its last complete checkpoint
+(weights, optimizer, scheduler, RNG states, data position); any other key starts afresh. A successful
+run deletes its checkpoints and those of every other key of the stage that no run is using.
 """
+import fcntl
+import hashlib
 import json
+import os
 import shutil
 import sys
 import tempfile
@@ -45,11 +55,103 @@ def sft_config(p: params.Train, output_dir: str):
     return SFTConfig(output_dir=output_dir, use_cpu=not cuda, **sft)
 
 
-def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train):
-    """Train an adapter on data_dir/{train,val}.jsonl, save it to out_dir, write metrics_path.
-    Returns the trainer (its .model is the PEFT model) and the metrics."""
+# Written (atomically) into a checkpoint once the Trainer has finished saving it: only such a
+# checkpoint is resumed, so a run killed in the middle of a save never resumes from half a checkpoint.
+COMPLETE = "ftlab_complete.json"
+LOCK = ".lock"
+
+
+def run_key(p: params.Train, data_dir: Path) -> str:
+    """Hash of what determines a training run: a checkpoint is resumed only by a run with the same key."""
+    import peft
+    import transformers
+    import trl
+
+    h = hashlib.sha256()
+    what = {
+        "params": p.model_dump(mode="json"),  # base model, row limits, lora, sft (seed included), bnb
+        "recipe": hashlib.sha256(Path(__file__).read_bytes()).hexdigest(),
+        "versions": [torch.__version__, transformers.__version__, trl.__version__, peft.__version__],
+        "cuda": torch.cuda.is_available(),
+    }
+    if p.base_model.source == "local" and (Path(p.base_model.path) / "config.json").is_file():
+        base = Path(p.base_model.path)  # a local base can change in place: its config and file sizes
+        what["local_base"] = [(f.name, f.stat().st_size) for f in sorted(base.iterdir()) if f.is_file()]
+        what["local_config"] = (base / "config.json").read_text()
+    h.update(json.dumps(what, sort_keys=True).encode())
+    for name in ("train.jsonl", "val.jsonl"):
+        f = data_dir / name
+        h.update(f"\0{name}\0".encode())
+        h.update(f.read_bytes() if f.is_file() else b"<missing>")
+    return h.hexdigest()[:20]
+
+
+def _step(checkpoint: Path) -> int:
+    tail = checkpoint.name.removeprefix("checkpoint-")
+    return int(tail) if tail.isdigit() else -1
+
+
+def last_checkpoint(run_dir: Path) -> Path | None:
+    """The complete checkpoint with the highest step in run_dir, if any."""
+    done = [c for c in run_dir.glob("checkpoint-*") if _step(c) >= 0 and (c / COMPLETE).is_file()]
+    return max(done, key=_step, default=None)
+
+
+def _lock(run_dir: Path):
+    """An exclusive lock on run_dir (released when the process dies, kill -9 included), or exit."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    handle = open(run_dir / LOCK, "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        sys.exit(f"error: another process is training with the same params and data ({run_dir} is locked)")
+    return handle
+
+
+def _remove_unused_runs(checkpoint_root: Path) -> None:
+    """Delete every run directory under checkpoint_root that no live process holds the lock of."""
+    for run_dir in checkpoint_root.iterdir() if checkpoint_root.is_dir() else ():
+        if not run_dir.is_dir():
+            continue
+        try:
+            with open(run_dir / LOCK, "a") as handle:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                shutil.rmtree(run_dir, ignore_errors=True)
+        except BlockingIOError:
+            continue  # a concurrent run (e.g. a parallel `dvc queue` worker) is training with it
+
+
+def _checkpoint_callback(live_dir: Path | None):
+    from transformers import TrainerCallback
+
+    class MarkComplete(TrainerCallback):
+        """After the Trainer saved checkpoint-N: copy the dvclive logs so far into it (a resumed run
+        restores them, so the curves have every step once), then mark it complete."""
+
+        def on_save(self, args, state, control, **kwargs):
+            checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
+            if not checkpoint.is_dir():
+                return
+            if live_dir is not None and live_dir.is_dir():
+                shutil.copytree(live_dir, checkpoint / "dvclive", dirs_exist_ok=True)
+            tmp = checkpoint / f".{COMPLETE}.tmp"
+            tmp.write_text(json.dumps({"global_step": state.global_step}))
+            os.replace(tmp, checkpoint / COMPLETE)
+
+    return MarkComplete()
+
+
+def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, live_dir: Path | None = None,
+          checkpoint_root: Path | None = None):
+    """Train an adapter on data_dir/{train,val}.jsonl, save it to out_dir, write metrics_path, and
+    log every logging step (loss, learning rate, grad norm, eval loss) through dvclive into live_dir.
+    With checkpoint_root, checkpoints go to checkpoint_root/<run_key> and a run with the same key
+    resumes from the last complete one (module docstring). Returns the trainer (its .model is the
+    PEFT model) and the metrics."""
+    from dvclive import Live
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig, set_seed
+    from transformers.integrations import DVCLiveCallback
     from trl import SFTTrainer
 
     train_set = _dataset(data_dir / "train.jsonl", p.max_train_rows)
@@ -57,10 +159,31 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train):
     if train_set is None:
         sys.exit(f"error: {data_dir / 'train.jsonl'} has no rows; run the prepare stage with more data")
 
-    # Trainer scratch and the staged adapter live next to the target and go away whatever happens.
+    # Trainer scratch and the staged adapter live next to the target and go away whatever happens
+    # (after a kill -9, at the next run: a killed run's scratch directory is empty).
+    for leftover in out_dir.parent.glob(f".{out_dir.name}-work-*"):
+        try:
+            leftover.rmdir()
+        except OSError:
+            pass
     work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-work-"))
+    lock = resume = None
     try:
-        args = sft_config(p, str(work))
+        run_dir = work
+        if checkpoint_root is not None:
+            run_dir = Path(checkpoint_root) / run_key(p, data_dir)
+            lock = _lock(run_dir)
+            resume = last_checkpoint(run_dir)
+            for stale in run_dir.glob("checkpoint-*"):  # half-saved ones, and any after the one resumed
+                if stale != resume:
+                    shutil.rmtree(stale, ignore_errors=True)
+            if resume is not None:
+                print(f"resuming from {resume} (step {_step(resume)})", file=sys.stderr)
+                if live_dir is not None:  # the curves up to the checkpoint (DVC deletes the out before a run)
+                    shutil.rmtree(live_dir, ignore_errors=True)
+                    if (resume / "dvclive").is_dir():
+                        shutil.copytree(resume / "dvclive", live_dir)
+        args = sft_config(p, str(run_dir))
         set_seed(args.seed)  # LoRA's A matrices are drawn when the adapter is created, before the Trainer seeds
         tokenizer = models.load_tokenizer(p.base_model)
         quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
@@ -76,8 +199,14 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train):
             processing_class=tokenizer,
             peft_config=LoraConfig(**p.lora),
         )
+        if live_dir is not None:
+            # Our own Live: report_to: dvclive would make a default one that edits dvc.yaml and saves
+            # a DVC experiment of its own; this one only writes the step-wise .tsv plots dvc.yaml declares.
+            live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
+            trainer.add_callback(DVCLiveCallback(live=live))
+        trainer.add_callback(_checkpoint_callback(live_dir))
         started = time.perf_counter()
-        result = trainer.train()
+        result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
         seconds = time.perf_counter() - started
         eval_loss = trainer.evaluate()["eval_loss"] if val_set is not None else None
 
@@ -85,19 +214,36 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train):
         staging = work / "adapter"
         trainer.model.save_pretrained(staging)
         tokenizer.save_pretrained(staging)
+        # What the adapter was trained on top of, so models.load_for_inference needs only this directory.
+        write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb})
         if out_dir.exists():
             shutil.rmtree(out_dir)
         staging.rename(out_dir)
+        if checkpoint_root is not None:  # the adapter is in place: this run's checkpoints and unused others go
+            lock.close()
+            _remove_unused_runs(Path(checkpoint_root))
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        if lock is not None:
+            lock.close()
 
     trainable, total = trainer.model.get_nb_trainable_parameters()
-    tokens = max((log.get("num_tokens", 0) for log in trainer.state.log_history), default=0)
+    # Tokens and seconds of this run only (a resumed run's log history starts with the earlier run's).
+    resumed_step = _step(resume) if resume is not None else 0
+    tokens = max((log.get("num_tokens", 0) for log in trainer.state.log_history), default=0) - max(
+        (log.get("num_tokens", 0) for log in trainer.state.log_history if log.get("step", 0) <= resumed_step), default=0)
+    # The Trainer's training_loss averages this run's steps only; add the logged losses before the resume.
+    train_loss, last = result.training_loss * (trainer.state.global_step - resumed_step), 0
+    for log in trainer.state.log_history:
+        if "loss" in log and log.get("step", 0) <= resumed_step:
+            train_loss, last = train_loss + log["loss"] * (log["step"] - last), log["step"]
+    train_loss /= max(trainer.state.global_step, 1)
     metrics = {
-        "train_loss": round(result.training_loss, 4),
+        "train_loss": round(train_loss, 4),
         "eval_loss": round(eval_loss, 4) if eval_loss is not None else None,
         "train_rows": len(train_set),
         "steps": trainer.state.global_step,
+        "resumed_from_step": resumed_step,
         "train_seconds": round(seconds, 1),
         "train_tokens_per_s": round(tokens / seconds, 1) if tokens else None,
         "trainable_params": trainable,
@@ -114,7 +260,10 @@ def main(stage: str) -> None:
     out_dir = Path("models") / stage.removeprefix("train_")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
-        train(Path("data/prepared"), out_dir, Path("metrics") / f"{stage}.json", p)
+        # Checkpoints live outside every DVC out (FTLAB_CACHE is git-ignored), so `dvc repro` neither
+        # deletes them before the stage nor caches them after it; README "Resume after a crash".
+        train(Path("data/prepared"), out_dir, Path("metrics") / f"{stage}.json", p, Path("dvclive") / stage,
+              checkpoint_root=models.cache_dir() / "checkpoints" / stage)
     except models.ModelSourceError as e:
         sys.exit(f"error: {stage}.{e}")
     except DataFileError as e:

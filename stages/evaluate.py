@@ -1,9 +1,13 @@
 """python stages/evaluate.py
 
-Before/after on the test split: for each fine-tune, its base model and base + adapter, greedy decoding,
-same rows, same prompts. Per-example predictions go to data/eval/{base,lora,qlora_base,qlora}.jsonl,
-metrics per model (mean and bootstrap 95% interval) to metrics/eval.json, and fine-tuned minus base
-(delta, paired-bootstrap 95% interval, rows flipped) to metrics/delta.json.
+Was fine-tuning the right tool? On the same test rows, greedy decoding, one run:
+- `base` (zero-shot) and `base_fewshot` (k training examples in the prompt): what prompting gets;
+- `lora` against `base`, and `qlora` against `qlora_base` (the same base in 4 bits): each fine-tune
+  against the very same weights with the adapter switched off, so the difference is the adapter's;
+- the forgetting probe (ftlab/probe.py) for each base and fine-tune.
+Per-row outputs and scores go to data/eval/<model>.jsonl (probe replies: probe_<model>.jsonl);
+metrics per model with bootstrap 95% intervals to metrics/eval.json; every comparison (delta, paired
+bootstrap 95% interval, flips) to metrics/delta.json.
 """
 import json
 import shutil
@@ -11,37 +15,73 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ftlab import generation, metrics, models, params
+from ftlab import generation, judge, metrics, models, params, probe, triage
 from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
 
 OUT = Path("data/eval")
+JUDGE_CACHE = Path("data/judge_cache")  # a persist out: verdicts survive re-runs, so none is paid twice
 
 p = params.load("evaluate")
 try:
+    judge.check_key(p.judge)  # a missing key for the Claude judge stops the stage before any work
+except judge.JudgeError as e:
+    sys.exit(f"error: evaluate.judge: {e}")
+try:
+    task = json.loads(Path("data/prepared/meta.json").read_text())["task"]  # "triage" or "generic"
     rows = read_jsonl(Path("data/prepared/test.jsonl"))[: p.max_rows]
-except DataFileError as e:
-    sys.exit(f"error: {e}")
+    # The first k training rows: prepare deals the split round-robin over severity x category cells,
+    # so they are k different cells, not k rows of the same label.
+    shots = read_jsonl(Path("data/prepared/train.jsonl"))[: p.few_shot_k]
+    probes = probe.load()
+    general_text = probe.GENERAL_TEXT.read_text()
+except (DataFileError, OSError, json.JSONDecodeError, KeyError) as e:
+    sys.exit(f"error: {e}; run the prepare stage first (dvc repro)")
 if not rows:
     sys.exit("error: data/prepared/test.jsonl has no rows; raise prepare.test_fraction or generate_data.n_rows")
+# Triage rows get the spec's metrics; any other data set (prepare's meta.json says which) only the
+# task-free ones: the loss of the reference answer, and the forgetting probe.
+NAMES = (*metrics.METRICS, *metrics.GENERIC_METRICS) if task == "triage" else metrics.GENERIC_METRICS
 prompts = [r["messages"][:-1] for r in rows]
-golds = [json.loads(r["messages"][-1]["content"]) for r in rows]
-reports = [r["messages"][1]["content"] for r in rows]
+answers = [r["messages"][-1] for r in rows]
+golds = [json.loads(a["content"]) if task == "triage" else None for a in answers]
+reports = [r["messages"][-2]["content"] for r in rows]
+# Few-shot: the same system prompt, then each example as a user turn and its gold answer, then the report.
+examples = [m for s in shots for m in s["messages"] if m["role"] != "system"]
+few_shot_prompts = [[*prompt[:1], *examples, *prompt[1:]] if prompt[0]["role"] == "system" else [*examples, *prompt]
+                    for prompt in prompts]
 
 
-def run(name, model, tokenizer) -> list[dict]:
-    print(f"{name}: generating {len(rows)} replies", file=sys.stderr)
-    replies = generation.generate(model, tokenizer, prompts, p.max_new_tokens, p.batch_size)
+def run(name, model, tokenizer, chat_prompts) -> list[dict]:
+    replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size, desc=name)
+    losses = generation.answer_loss(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, answers)])
     out = [
-        {"id": row["id"], **metrics.score_row(text, gold, report), "latency_s": round(seconds, 3), "output": text}
-        for row, gold, report, (text, seconds) in zip(rows, golds, reports, replies)
+        {"id": row["id"], **(metrics.score_row(text, gold, report) if gold else {}), "answer_loss": loss,
+         "latency_s": round(seconds, 3), "output": text}
+        for row, gold, report, loss, (text, seconds) in zip(rows, golds, reports, losses, replies)
     ]
+    if task == "triage":  # faithfulness from the judge in params (offline: the same deterministic score)
+        try:
+            faith, judge_metrics[name] = judge.scores(
+                p.judge, [(rep, triage.parse_lenient(r["output"])) for rep, r in zip(reports, out)], JUDGE_CACHE)
+        except judge.JudgeError as e:
+            shutil.rmtree(staging)
+            sys.exit(130 if e.interrupted else f"error: evaluate.judge: {e}")
+        for r, f in zip(out, faith):
+            r["faithfulness"] = f
     write_jsonl(staging / f"{name}.jsonl", out)
     return out
 
 
+def run_probe(name, model, tokenizer) -> dict:
+    replies = probe.run(model, tokenizer, probes, p.probe_max_new_tokens, p.batch_size)
+    write_jsonl(staging / f"probe_{name}.jsonl", replies)
+    probed[name] = replies
+    return probe.summary(replies) | {"general_perplexity": probe.perplexity(model, tokenizer, general_text)}
+
+
 OUT.parent.mkdir(parents=True, exist_ok=True)
 staging = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=".eval-"))
-scored = {}
+scored, probed, probe_metrics, judge_metrics = {}, {}, {}, {}
 for finetune, (base_name, stage) in metrics.PAIRS.items():
     train_params = params.load(stage)
     try:
@@ -54,19 +94,33 @@ for finetune, (base_name, stage) in metrics.PAIRS.items():
         shutil.rmtree(staging)
         sys.exit(f"error: {stage}.{e}")
     with model.disable_adapter():  # the very same weights minus the adapter: an exact before/after
-        scored[base_name] = run(base_name, model, tokenizer)
-    scored[finetune] = run(finetune, model, tokenizer)
+        scored[base_name] = run(base_name, model, tokenizer, prompts)
+        if finetune == "lora" and shots:
+            scored[metrics.FEW_SHOT] = run(metrics.FEW_SHOT, model, tokenizer, few_shot_prompts)
+        probe_metrics[base_name] = run_probe(base_name, model, tokenizer)
+    scored[finetune] = run(finetune, model, tokenizer, prompts)
+    probe_metrics[finetune] = run_probe(finetune, model, tokenizer)
     del model
 
 if OUT.exists():
     shutil.rmtree(OUT)
 staging.rename(OUT)
-results = {name: metrics.aggregate(rows) for name, rows in scored.items()}
+
+results = {name: metrics.aggregate(rows, NAMES) | probe_metrics.get(name, {}) | judge_metrics.get(name, {})
+           for name, rows in scored.items()}
+comparisons = {finetune: base for finetune, (base, _) in metrics.PAIRS.items()}
+if shots:  # prompting vs base, then each fine-tune vs prompting: the decision the report is for
+    comparisons |= {metrics.FEW_SHOT: "base", "lora_vs_fewshot": metrics.FEW_SHOT, "qlora_vs_fewshot": metrics.FEW_SHOT}
 deltas = {}
-for finetune, (base, _) in metrics.PAIRS.items():
-    deltas[finetune] = metrics.compare(scored[base], scored[finetune])
-    deltas[finetune]["severity_macro_f1"] = round(results[finetune]["severity_macro_f1"] - results[base]["severity_macro_f1"], 4)
-    deltas[finetune]["latency_s"] = round(results[finetune]["latency_s"] - results[base]["latency_s"], 3)
+for name, base in comparisons.items():
+    tuned = name.removesuffix("_vs_fewshot")
+    deltas[name] = metrics.compare(scored[base], scored[tuned], NAMES)
+    for key in ("severity_macro_f1", "latency_s"):
+        if key in results[base]:
+            deltas[name][key] = round(results[tuned][key] - results[base][key], 4)
+    if tuned in probed and base in probed:  # forgetting: the fine-tune against its own base
+        deltas[name] |= metrics.compare(probed[base], probed[tuned], probe.METRICS)
+        deltas[name]["general_perplexity"] = round(results[tuned]["general_perplexity"] - results[base]["general_perplexity"], 3)
 write_json(Path("metrics/eval.json"), results)
 write_json(Path("metrics/delta.json"), deltas)
-print(json.dumps(deltas, indent=2))
+print(json.dumps({name: {m: d[m] for m in NAMES} for name, d in deltas.items()}, indent=2))

@@ -1,85 +1,84 @@
 """python stages/prepare.py
 
-Generated rows -> chat `messages` (system: the spec's rules, user: the report, assistant: the gold JSON),
-exact duplicates removed, a deterministic split stratified by severity x category into
-data/prepared/{train,val,test}.jsonl, and token-length statistics (tokenizer of train_lora's base
-model) into metrics/prepare.json.
+Source rows (params `prepare.source`: data/generated/rows.jsonl by default; a local JSONL, JSON, CSV or
+Parquet file; or a Hugging Face dataset id) in one of four shapes (ftlab/sources.py) -> chat `messages`
+rows, through the data gate: schema of every row, duplicate ids, exact and near-duplicate prompts
+(ftlab/gate.py), the token budget (train_lora.sft.max_length, tokenizer of train_lora's base model), a
+deterministic split stratified by label, and a leakage check (no test prompt near a train prompt).
+Writes data/prepared/{train,val,test}.jsonl, data/prepared/rejected.jsonl (every refused row with its
+reason), data/prepared/meta.json ({"task": "triage" | "generic", ...}) and metrics/prepare.json.
 """
-import random
-import re
+import json
 import sys
-from collections import defaultdict
 from pathlib import Path
 
-from ftlab import models, params, triage
-from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
+from ftlab import gate, models, params, sources
+from ftlab.io import DataFileError, write_json, write_jsonl
 
-SOURCE = Path("data/generated/rows.jsonl")
 OUT = Path("data/prepared")
+REASONS = ("bad_json", "missing_field", "wrong_label", "invalid_answer", "empty_report", "empty_turn",
+           "bad_roles", "duplicate_id", "exact_duplicate", "near_duplicate", "oversize")
 
 p = params.load("prepare")
-base_model = params.load("train_lora").base_model
+train_params = params.load("train_lora")
+max_tokens = train_params.sft.get("max_length", 1024)  # TRL truncates longer rows: the answer's end would be cut off
 try:
-    rows = read_jsonl(SOURCE)
+    name, raw = sources.load(p.source)
+    shape = sources.shape_of(name, raw, p.source.shape)
 except DataFileError as e:
     sys.exit(f"error: {e}")
+task = "triage" if shape == "triage" else "generic"
 
-# Exact duplicates: the same report up to case and whitespace would leak across splits.
-seen, unique = set(), []
-for row in rows:
-    key = re.sub(r"\s+", " ", row["report"]).strip().lower()
-    if key not in seen:
-        seen.add(key)
-        unique.append(row)
+# Schema: every row becomes a chat row or a rejection with its reason; none is dropped silently.
+chats, rejected = [], []
+for i, row in enumerate(raw):
+    try:
+        chats.append(sources.to_chat(row, shape, sources.row_id(row, i)))
+    except sources.Reject as r:
+        rejected.append({"id": sources.row_id(row, i), "reason": r.reason, "detail": r.detail,
+                         "row": json.loads(json.dumps(row, default=str))})
 
-# Stratify by severity x category: shuffle each cell, deal the cells out round-robin, then cut the
-# dealt order into test / val / train, so every split gets the cells in proportion, even small ones,
-# and the first N rows of any split (evaluate.max_rows, train_*.max_train_rows) cycle through the cells.
-rng = random.Random(p.seed)
-cells = defaultdict(list)
-for row in unique:
-    cells[(row["triage"]["severity"], row["triage"]["category"])].append(row)
-for key in sorted(cells):
-    rng.shuffle(cells[key])
-dealt = [cell[i] for i in range(max(map(len, cells.values()), default=0))
-         for cell in (cells[k] for k in sorted(cells)) if i < len(cell)]
-n_test, n_val = round(len(dealt) * p.test_fraction), round(len(dealt) * p.val_fraction)
-splits = {"test": dealt[:n_test], "val": dealt[n_test:n_test + n_val], "train": dealt[n_test + n_val:]}
-if not splits["test"] or not splits["train"]:
-    sys.exit(f"error: {len(dealt)} unique rows leave an empty test or train split; "
-             "raise generate_data.n_rows or adjust prepare.test_fraction / prepare.val_fraction")
-
-
-def to_chat(row: dict) -> dict:
-    return {
-        "id": row["id"],
-        "severity": row["triage"]["severity"],
-        "category": row["triage"]["category"],
-        "messages": [
-            {"role": "system", "content": triage.SYSTEM_PROMPT},
-            {"role": "user", "content": row["report"]},
-            {"role": "assistant", "content": triage.dumps(row["triage"])},
-        ],
-    }
-
+# Duplicates before the split, so that no prompt can sit in two splits.
+chats, dupes, index = gate.deduplicate(chats, sources.prompt_text, p.gate.near_duplicate_threshold, p.gate.shingle_size)
 
 try:
-    tokenizer = models.load_tokenizer(base_model)
+    tokenizer = models.load_tokenizer(train_params.base_model)
 except models.ModelSourceError as e:
     sys.exit(f"error: train_lora.{e}")
-stats = {"rows_in": len(rows), "duplicates_removed": len(rows) - len(unique)}
-for name, split in splits.items():
-    chats = [to_chat(r) for r in split]
-    write_jsonl(OUT / f"{name}.jsonl", chats)
-    lengths = sorted(len(tokenizer.apply_chat_template(c["messages"], tokenize=True, return_dict=True)["input_ids"]) for c in chats)
-    answer = sorted(len(tokenizer(c["messages"][-1]["content"])["input_ids"]) for c in chats)
-    stats[name] = {
-        "rows": len(chats),
-        "tokens_mean": round(sum(lengths) / len(lengths), 1) if lengths else 0,
-        "tokens_p50": lengths[len(lengths) // 2] if lengths else 0,
-        "tokens_p95": lengths[int(len(lengths) * 0.95)] if lengths else 0,
-        "tokens_max": lengths[-1] if lengths else 0,
-        "answer_tokens_max": answer[-1] if answer else 0,
-    }
+lengths, answer_lengths = gate.token_lengths(tokenizer, chats)
+oversize = [(c, "oversize", f"{n} tokens > train_lora.sft.max_length {max_tokens}")
+            for c, n in zip(chats, lengths) if n > max_tokens]
+tokens = {c["id"]: (n, a) for c, n, a in zip(chats, lengths, answer_lengths) if n <= max_tokens}
+chats = [c for c in chats if c["id"] in tokens]
+rejected += [{"id": c["id"], "reason": reason, "detail": detail, "row": c} for c, reason, detail in dupes + oversize]
+write_jsonl(OUT / "rejected.jsonl", rejected)
+
+label = (lambda c: (c["severity"], c["category"])) if task == "triage" else (lambda c: c.get("category", ""))
+splits = gate.stratified_split(chats, label, p.test_fraction, p.val_fraction, p.seed)
+if not splits["test"] or not splits["train"]:
+    sys.exit(f"error: {len(chats)} rows passed the gate ({len(rejected)} rejected, see {OUT / 'rejected.jsonl'}), "
+             "which leaves an empty test or train split; supply more rows or adjust prepare.test_fraction / prepare.val_fraction")
+leakage = gate.leakage(index, splits["train"], splits["test"])
+if leakage:  # deduplicate ran over all rows before the split, so this is a bug, never a data problem
+    sys.exit(f"error: {leakage} test rows are near-duplicates of train rows after deduplication")
+
+for split_name, rows in splits.items():
+    write_jsonl(OUT / f"{split_name}.jsonl", rows)
+write_json(OUT / "meta.json", {"task": task, "shape": shape, "source": name})
+
+reasons = [r["reason"] for r in rejected]
+stats = {"task": task, "shape": shape, "rows_in": len(raw), "rows_kept": len(chats), "rows_rejected": len(rejected),
+         **{f"rejected_{reason}": reasons.count(reason) for reason in REASONS},
+         "duplicate_rate": round((reasons.count("exact_duplicate") + reasons.count("near_duplicate")) / len(raw), 4),
+         "leakage": leakage, "max_tokens": max_tokens}
+for split_name, rows in splits.items():
+    full = sorted(tokens[r["id"]][0] for r in rows)
+    stats[f"{split_name}_rows"] = len(rows)
+    stats[f"{split_name}_tokens_mean"] = round(sum(full) / len(full), 1) if full else 0
+    stats[f"{split_name}_tokens_p50"] = full[len(full) // 2] if full else 0
+    stats[f"{split_name}_tokens_p95"] = full[int(len(full) * 0.95)] if full else 0
+    stats[f"{split_name}_tokens_max"] = full[-1] if full else 0
+    stats[f"{split_name}_answer_tokens_max"] = max((tokens[r["id"]][1] for r in rows), default=0)
+stats.update(gate.label_counts(splits, task))
 write_json(Path("metrics/prepare.json"), stats)
-print({k: v["rows"] for k, v in stats.items() if isinstance(v, dict)})
+print({"task": task, "kept": len(chats), "rejected": len(rejected), **{n: len(s) for n, s in splits.items()}})

@@ -13,7 +13,8 @@ import yaml
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-OUTPUTS = ("data", "models", "metrics", "dvc.lock", "notes/report.md")
+OUTPUTS = ("data/generated", "data/prepared", "data/eval", "data/claude_cache", "models", "metrics", "dvclive",
+           "dvc.lock", "notes/report.md", "notes/loss_curves.png")
 
 
 def sh(cmd, cwd, env):
@@ -36,7 +37,7 @@ def repo(tmp_path_factory):
     for stage in ("train_lora", "train_qlora"):
         data[stage].update(max_train_rows=4, max_val_rows=2)
         data[stage]["sft"].update(max_steps=2)
-    data["evaluate"].update(max_rows=2, max_new_tokens=24, batch_size=2)
+    data["evaluate"].update(max_rows=2, max_new_tokens=24, batch_size=2, few_shot_k=1, probe_max_new_tokens=8)
     data["report"]["n_examples"] = 1
     (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     env = dict(os.environ, FTLAB_CACHE=str(REPO / ".cache/ftlab"), HF_HUB_OFFLINE="1", DVC_NO_ANALYTICS="1")
@@ -52,7 +53,9 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
         assert (root / adapter / "adapter_config.json").is_file()
         assert (root / adapter / "adapter_model.safetensors").stat().st_size > 0
     evals = json.loads((root / "metrics/eval.json").read_text())
-    assert set(evals) == {"base", "lora", "qlora_base", "qlora"}
+    assert set(evals) == {"base", "base_fewshot", "lora", "qlora_base", "qlora"}
+    for name in ("base", "lora", "qlora_base", "qlora"):  # the forgetting probe, per base and fine-tune
+        assert evals[name]["probe_rows"] >= 12 and evals[name]["general_perplexity"] > 1
     for block in evals.values():
         assert block["rows"] == 2
         for metric in ("format_conformance", "parseable", "severity_accuracy", "category_accuracy",
@@ -60,6 +63,10 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
             assert 0.0 <= block[metric] <= 1.0
         assert block["latency_s"] > 0
     delta = json.loads((root / "metrics/delta.json").read_text())
+    assert set(delta) == {"lora", "qlora", "base_fewshot", "lora_vs_fewshot", "qlora_vs_fewshot"}
+    assert delta["lora_vs_fewshot"]["severity_accuracy"] == pytest.approx(
+        evals["lora"]["severity_accuracy"] - evals["base_fewshot"]["severity_accuracy"], abs=1e-4)
+    assert "probe_answered_ci_low" in delta["lora"] and "general_perplexity" in delta["qlora"]
     assert delta["lora"]["faithfulness"] == pytest.approx(evals["lora"]["faithfulness"] - evals["base"]["faithfulness"], abs=1e-4)
     for name in evals:
         assert len((root / f"data/eval/{name}.jsonl").read_text().splitlines()) == 2
@@ -71,7 +78,12 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
     headers = re.findall(r"^\| Metric +\| +Base +\| +Fine-tuned +\| +Delta +\| +Delta 95% CI +\| +Flips \+/- +\|$", report, re.M)
     assert len(headers) == 2  # one before/after table per fine-tune
     assert "learning_rate" in report  # the params that produced it
-    assert "95% interval above zero" in report and report.count("severity macro-F1") == 4
+    assert "## Prompting vs fine-tuning" in report and "## What the numbers say" in report
+    assert "#### Wins:" in report and "#### Losses:" in report
+    assert (root / "notes/loss_curves.png").read_bytes().startswith(b"\x89PNG")
+    for stage in ("train_lora", "train_qlora"):  # dvclive's step-wise logs, declared as plots
+        assert len((root / f"dvclive/{stage}/plots/metrics/loss.tsv").read_text().splitlines()) == 1 + 2
+    assert "whole interval is on one side of zero" in report and report.count("severity macro-F1") == 4
     assert all(0.0 <= block["severity_macro_f1"] <= 1.0 for block in evals.values())
     assert {"format_conformance_ci_low", "format_conformance_wrong_to_right"} <= set(delta["qlora"])
     # DVC caches the data and adapters; metrics and the report stay in git.
@@ -92,5 +104,8 @@ def test_exp_run_reruns_only_what_depends_on_the_changed_key(repo):
     assert json.loads((root / "models/lora/adapter_config.json").read_text())["r"] == 8
     diff = sh("dvc metrics diff --md", root, env)
     assert "metrics/train_lora.json" in diff or "metrics/eval.json" in diff
+    sh("dvc plots show -o plots-html", root, env)  # the loss curves, as HTML
+    page = (root / "plots-html/index.html").read_text()
+    assert "train loss" in page and "eval loss" in page
     shown = sh("dvc metrics show", root, env)
     assert "metrics/eval.json" in shown and "metrics/prepare.json" in shown

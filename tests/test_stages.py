@@ -58,8 +58,8 @@ def test_prepare_dedups_splits_by_cell_and_counts_tokens(tmp_path, tiny_model_di
         assert row["messages"][0]["content"] == triage.SYSTEM_PROMPT
         assert triage.parse_strict(row["messages"][2]["content"]) is not None
     stats = json.loads((cwd / "metrics/prepare.json").read_text())
-    assert stats["duplicates_removed"] == 1 and stats["test"]["rows"] == len(splits["test"])
-    assert 100 < stats["train"]["tokens_mean"] < stats["train"]["tokens_max"] < 2000
+    assert stats["rejected_exact_duplicate"] == 1 and stats["test_rows"] == len(splits["test"])
+    assert 100 < stats["train_tokens_mean"] < stats["train_tokens_max"] < 2000
 
     run_stage("prepare", cwd)  # deterministic split
     assert read_jsonl(cwd / "data/prepared/test.jsonl") == splits["test"]

@@ -7,7 +7,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from ftlab import params, train
+from ftlab import models, params, train
 from ftlab.io import write_jsonl
 from tests.conftest import REPO, triage_row
 
@@ -38,8 +38,8 @@ def test_prompt_completion_puts_only_the_answer_in_the_completion():
 
 def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_model_dir):
     base = load_file(tiny_model_dir / "model.safetensors")
-    p = _params("train_lora", tiny_model_dir)
-    trainer, metrics = train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", p)
+    p = _params("train_lora", tiny_model_dir, eval_steps=2)
+    trainer, metrics = train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", p, tmp_path / "live")
 
     assert math.isfinite(metrics["train_loss"]) and math.isfinite(metrics["eval_loss"])
     assert metrics["steps"] == 3 and not metrics["loaded_in_4bit"]
@@ -53,6 +53,21 @@ def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_
         key = name.replace(".weight", ".base_layer.weight") if name.replace(".weight", ".base_layer.weight") in after else name
         assert torch.equal(after[key].float(), weight.float()), f"base weight {name} changed"
     assert not list(tmp_path.glob(".lora-work-*"))  # the staging directory is gone
+
+    # dvclive logged every step: the curves dvc.yaml's plots and the report draw.
+    curves = tmp_path / "live/plots/metrics"
+    assert len((curves / "loss.tsv").read_text().splitlines()) == 1 + 3
+    assert len((curves / "learning_rate.tsv").read_text().splitlines()) == 1 + 3
+    assert (curves / "eval/loss.tsv").read_text().startswith("step\tloss")
+
+    # One call loads base + adapter for inference, and it is the model that was trained.
+    loaded, tokenizer = models.load_for_inference(tmp_path / "lora")
+    ids = tokenizer("checkout-api returns 502", return_tensors="pt")["input_ids"]
+    trainer.model.eval()
+    with torch.no_grad():
+        assert torch.allclose(loaded(ids).logits, trainer.model(ids).logits, atol=1e-5)
+        with loaded.disable_adapter():
+            assert not torch.allclose(loaded(ids).logits, trainer.model(ids).logits, atol=1e-5)
 
 
 def test_qlora_loads_base_in_4bit_and_trains(tmp_path, data_dir, tiny_model_dir):

@@ -1,0 +1,135 @@
+"""Evaluation pieces users rely on beyond the pipeline: accepted-answer lists, the forgetting probe,
+and the `ftlab predict` / `ftlab score` commands on files that are not in the data set."""
+import json
+import math
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+
+from ftlab import metrics, models, params, probe, train
+from ftlab.io import read_jsonl, write_jsonl
+from tests.conftest import REPO, triage_row
+
+GOLD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api"]}
+REPLY = json.dumps({"severity": "SEV3", "category": "outage", "affected_services": ["checkout-api"],
+                    "summary": "checkout-api fails.", "next_action": "Roll back."})
+
+
+def test_accepted_answer_lists_widen_what_counts_as_right():
+    strict = metrics.score_row(REPLY, GOLD, "checkout-api fails")
+    assert strict["severity_accuracy"] == 0 and strict["category_accuracy"] == 0
+    lenient = metrics.score_row(REPLY, GOLD | {"severity_ok": ["SEV2", "SEV3"], "category_ok": ["degradation", "outage"]},
+                                "checkout-api fails")
+    assert lenient["severity_accuracy"] == 1 and lenient["category_accuracy"] == 1
+    assert lenient["severity_gold"] == "SEV2"  # the confusion matrix keeps the preferred label
+
+
+def test_probe_scores_answers_by_whole_word_and_spots_triage_json():
+    assert probe.score("The symbol is Au.", ["au"])["probe_answered"] == 1
+    assert probe.score("In autumn leaves fall.", ["au"])["probe_answered"] == 0
+    leaked = probe.score(REPLY, ["paris"])
+    assert leaked == {"probe_answered": 0.0, "probe_triage_json": 1.0}
+    shipped = probe.load(REPO / probe.INSTRUCTIONS)
+    assert len(shipped) >= 12 and len({p["id"] for p in shipped}) == len(shipped)
+    assert all(p["prompt"] and p["expect"] for p in shipped)
+
+
+def test_perplexity_is_exp_of_the_mean_token_loss(tiny_model_dir):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    text = (REPO / probe.GENERAL_TEXT).read_text()
+    ids = tokenizer(text, return_tensors="pt")["input_ids"][:, :100]
+    with torch.no_grad():
+        expected = math.exp(model(input_ids=ids, labels=ids).loss.item())
+    assert probe.perplexity(model, tokenizer, tokenizer.decode(ids[0]), window=512) == pytest.approx(expected, rel=1e-3)
+    # Windows: two halves give a different (count-weighted) figure, still finite and positive.
+    assert 1 < probe.perplexity(model, tokenizer, text, window=64) < 10 * len(tokenizer)
+
+
+def ftlab(*args, cwd):
+    return subprocess.run([sys.executable, "-m", "ftlab", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def adapter_dir(tmp_path_factory, tiny_model_dir):
+    """A real adapter trained for a few steps on the tiny model, as train_lora saves it."""
+    tmp = tmp_path_factory.mktemp("adapter")
+    rows = [triage_row(i) for i in range(8)]
+    write_jsonl(tmp / "data/train.jsonl", rows)
+    write_jsonl(tmp / "data/val.jsonl", rows[:2])
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
+    data["train_lora"]["sft"].update(max_steps=2, learning_rate=1e-2)
+    train.train(tmp / "data", tmp / "lora", tmp / "m.json", params.parse("train_lora", data))
+    return tmp / "lora"
+
+
+def test_predict_then_score_on_files_outside_the_data_set(tmp_path, adapter_dir):
+    reports = ["Login fails for every user since 09:00; auth-service returns 500.",
+               "A cosmetic typo on the pricing page footer, no customer impact."]
+    write_jsonl(tmp_path / "reports.jsonl", [{"id": f"r{i}", "report": r} for i, r in enumerate(reports)])
+    done = ftlab("predict", "reports.jsonl", "-o", "preds.jsonl", "--adapter", adapter_dir,
+                 "--max-new-tokens", 16, "--batch-size", 2, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    preds = read_jsonl(tmp_path / "preds.jsonl")
+    assert [p["id"] for p in preds] == ["r0", "r1"] and all(isinstance(p["output"], str) for p in preds)
+
+    # Score a hand-made reply file too, so the numbers are known: r0 right on severity by its
+    # accepted list, r1 wrong; the category list accepts both.
+    write_jsonl(tmp_path / "mine.jsonl", [
+        {"id": "r0", "report": reports[0], "output": REPLY},
+        {"id": "r1", "report": reports[1], "output": "no idea"},
+    ])
+    write_jsonl(tmp_path / "labels.jsonl", [
+        {"id": "r0", "severity": "SEV2", "severity_ok": ["SEV2", "SEV3"], "category": "outage",
+         "affected_services": ["auth-service"]},
+        {"id": "r1", "severity": "SEV4", "category": "degradation", "category_ok": ["degradation", "outage"],
+         "affected_services": ["pricing page"]},
+    ])
+    done = ftlab("score", "mine.jsonl", "labels.jsonl", "-o", "scores.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    scores = json.loads((tmp_path / "scores.json").read_text())
+    assert scores["rows"] == 2 and scores["format_conformance"] == 0.5 and scores["severity_accuracy"] == 0.5
+    assert scores["category_accuracy"] == 0.5 and "severity_accuracy" in done.stdout
+    assert ftlab("score", "preds.jsonl", "labels.jsonl", cwd=tmp_path).returncode == 0  # the model's own file
+
+
+@pytest.mark.parametrize("rows, message", [
+    ([{"id": 1, "text": "no report field"}], "row 1: field 'report' must be a non-empty string"),
+    ([{"id": 1, "report": ""}], "field 'report'"),
+    ([{"id": 1, "report": "a"}, {"id": 1, "report": "b"}], "ids are not unique"),
+    ([], "no rows"),
+])
+def test_predict_names_the_bad_row(tmp_path, rows, message):
+    write_jsonl(tmp_path / "reports.jsonl", rows)
+    done = ftlab("predict", "reports.jsonl", "-o", "p.jsonl", cwd=tmp_path)
+    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "p.jsonl").exists()
+
+
+@pytest.mark.parametrize("label, message", [
+    ({"id": "r0", "severity": "P1", "category": "outage", "affected_services": []}, "field 'severity' is 'P1'"),
+    ({"id": "r0", "severity": "SEV1", "category": "outage", "affected_services": [], "severity_ok": ["SEV2"]},
+     "'severity_ok' must be a list"),
+    ({"severity": "SEV1", "category": "outage", "affected_services": []}, "no 'id'"),
+    ({"id": "r9", "severity": "SEV1", "category": "outage", "affected_services": []}, "no prediction for 1 labelled ids"),
+])
+def test_score_names_the_bad_label(tmp_path, label, message):
+    write_jsonl(tmp_path / "preds.jsonl", [{"id": "r0", "output": REPLY}])
+    write_jsonl(tmp_path / "labels.jsonl", [label])
+    done = ftlab("score", "preds.jsonl", "labels.jsonl", cwd=tmp_path)
+    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_adapter_on_the_wrong_base_is_a_clear_error(tmp_path, adapter_dir):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    other = LlamaForCausalLM(LlamaConfig(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=2,
+                                         num_attention_heads=2, num_key_value_heads=1))
+    with pytest.raises(models.ModelSourceError, match="does not fit this base model"):
+        models.load_adapter(other, adapter_dir)

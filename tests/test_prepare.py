@@ -1,0 +1,225 @@
+"""prepare's sources (local JSONL / CSV / Parquet files in each shape; hub ids only offline) and its data gate:
+every kind of bad row lands in data/prepared/rejected.jsonl with its reason, duplicates and near-duplicates
+are removed before the split, leakage is 0, and the metrics are flat."""
+import json
+import random
+
+import pandas as pd
+import pytest
+import yaml
+
+from ftlab import gate, sources, synth, triage
+from ftlab.io import DataFileError, read_jsonl, write_jsonl
+from ftlab.params import Prepare, PrepareSource
+from tests.conftest import REPO
+from tests.test_stages import run_stage
+
+WORDS = [w for w in (
+    "alpha bravo cedar delta ember fjord glacier harbor island jungle kettle lantern meadow nectar orbit "
+    "prairie quartz river summit tundra umber valley willow xenon yonder zephyr basalt canyon dune estuary "
+    "forest geyser highland inlet lagoon mesa oasis plateau reef savanna steppe strait volcano marsh delta"
+).split()]
+
+
+def sentence(rng: random.Random, n=14) -> str:
+    return " ".join(rng.choice(WORDS) for _ in range(n)) + "?"
+
+
+def workdir(tmp_path, tiny_model_dir, **source):
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
+    data["prepare"]["source"].update(source)
+    data["prepare"]["test_fraction"] = 0.2
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    return tmp_path
+
+
+def outputs(cwd):
+    splits = {n: read_jsonl(cwd / f"data/prepared/{n}.jsonl") for n in ("train", "val", "test")}
+    rejected = {r["id"]: r for r in read_jsonl(cwd / "data/prepared/rejected.jsonl")}
+    stats = json.loads((cwd / "metrics/prepare.json").read_text())
+    meta = json.loads((cwd / "data/prepared/meta.json").read_text())
+    return splits, rejected, stats, meta
+
+
+def test_gate_rejects_every_kind_of_bad_triage_row_with_its_reason(tmp_path, tiny_model_dir):
+    cwd = workdir(tmp_path, tiny_model_dir, file="in/rows.jsonl")
+    good = synth.generate(160, 7)
+    first = max(good, key=lambda r: len(r["report"]))  # a long report: two changed letters leave it a near-duplicate
+    bad = {
+        "bad-json": dict(first, id="bad-json", report="Disk full on db-7.", triage='{"severity": "SEV3",'),
+        "no-summary": dict(first, id="no-summary", report="Queue lag on billing-worker.",
+                           triage={k: v for k, v in first["triage"].items() if k != "summary"}),
+        "no-triage": {"id": "no-triage", "report": "search-api p99 at 9 s."},
+        "wrong-label": dict(first, id="wrong-label", report="Login page 500s.", triage=dict(first["triage"], severity="P1")),
+        "no-services": dict(first, id="no-services", report="CDN purge stuck.", triage=dict(first["triage"], affected_services=[])),
+        "empty-report": dict(first, id="empty-report", report="  \n "),
+        "exact-dup": dict(first, id="exact-dup", report="  " + first["report"].upper() + " "),
+        "near-dup": dict(first, id="near-dup", report=first["report"].replace("a", "e", 2) + " Thanks."),
+        "oversize": dict(first, id="oversize", report="The pager went off again and again. " * 300),
+        good[1]["id"]: dict(good[2], id=good[1]["id"], report="A different report that reuses the id of another row."),
+    }
+    (cwd / "in").mkdir()
+    write_jsonl(cwd / "in/rows.jsonl", good + list(bad.values()))
+    run_stage("prepare", cwd)
+    splits, rejected, stats, meta = outputs(cwd)
+
+    expected = {"bad-json": "bad_json", "no-summary": "missing_field", "no-triage": "missing_field",
+                "wrong-label": "wrong_label", "no-services": "invalid_answer", "empty-report": "empty_report",
+                "exact-dup": "exact_duplicate", "near-dup": "near_duplicate", "oversize": "oversize"}
+    assert {i: rejected[i]["reason"] for i in expected} == expected
+    dup_id = [r for r in read_jsonl(cwd / "data/prepared/rejected.jsonl") if r["reason"] == "duplicate_id"]
+    assert len(dup_id) == 1 and dup_id[0]["id"] == good[1]["id"] and dup_id[0]["detail"]
+    assert all(r["detail"] and r["row"] for r in rejected.values())
+    assert "with tpl-7" in rejected["near-dup"]["detail"] and "> train_lora.sft.max_length 1024" in rejected["oversize"]["detail"]
+
+    kept = [r for split in splits.values() for r in split]
+    assert len(kept) == len({r["id"] for r in kept}) == 160  # every good row, once
+    assert {(r["severity"], r["category"]) for r in splits["test"]} == {(s, c) for s in triage.SEVERITIES for c in triage.CATEGORIES}
+    assert all(triage.parse_strict(r["messages"][-1]["content"]) for r in kept)
+    assert meta == {"task": "triage", "shape": "triage", "source": "in/rows.jsonl"}
+    assert stats["task"] == "triage" and stats["rows_in"] == 170 and stats["rows_kept"] == 160
+    assert stats["rows_rejected"] == 10 == sum(v for k, v in stats.items() if k.startswith("rejected_"))
+    assert stats["rejected_missing_field"] == 2 and stats["rejected_duplicate_id"] == 1
+    assert stats["duplicate_rate"] == round(2 / 170, 4) and stats["leakage"] == 0
+    assert stats["test_rows"] == len(splits["test"]) == 32
+    assert sum(stats[f"test_severity_{s}"] for s in triage.SEVERITIES) == 32 == 4 * stats["test_severity_SEV1"]
+    assert sum(stats[f"train_category_{c}"] for c in triage.CATEGORIES) == stats["train_rows"]
+    assert all(not isinstance(v, (dict, list)) for v in stats.values())  # flat keys for `dvc metrics show`
+
+
+def generic_files(tmp_path) -> dict:
+    """One small local file per generic shape, as the public sets lay them out, plus one bad row each."""
+    rng = random.Random(0)
+    rows = [(sentence(rng), sentence(rng, 20), ["open_qa", "brainstorming"][i % 2]) for i in range(40)]
+    files = {
+        # no_robots: prompt, prompt_id, messages (here with a system turn), category
+        "chat.jsonl": [{"prompt": q, "prompt_id": f"p{i}", "category": c, "messages": [
+            {"role": "system", "content": "Be brief."}, {"role": "user", "content": q}, {"role": "assistant", "content": a}]}
+            for i, (q, a, c) in enumerate(rows)]
+        + [{"prompt": "x", "prompt_id": "bad-roles", "messages": [{"role": "user", "content": "Hi there, friend"}]}],
+        # databricks-dolly-15k: instruction, context, response, category
+        "dolly.csv": [{"instruction": q, "context": "Some context." if i % 3 else "", "response": a, "category": c}
+                      for i, (q, a, c) in enumerate(rows)]
+        + [{"instruction": "Name a colour of the evening sky", "context": "", "response": "", "category": "open_qa"}],
+        "pc.parquet": [{"prompt": q, "completion": a} for q, a, _ in rows]
+        + [{"prompt": "Say something kind", "completion": None}],
+    }
+    (tmp_path / "in").mkdir(exist_ok=True)
+    write_jsonl(tmp_path / "in/chat.jsonl", files["chat.jsonl"])
+    pd.DataFrame(files["dolly.csv"]).to_csv(tmp_path / "in/dolly.csv", index=False)
+    pd.DataFrame(files["pc.parquet"]).to_parquet(tmp_path / "in/pc.parquet")
+    return files
+
+
+@pytest.mark.parametrize("name, shape, bad_id, reason", [
+    ("chat.jsonl", "messages", "bad-roles", "bad_roles"),
+    ("dolly.csv", "dolly", "row40", "empty_turn"),
+    ("pc.parquet", "prompt_completion", "row40", "empty_turn"),
+])
+def test_generic_shapes_load_from_local_files(tmp_path, name, shape, bad_id, reason):
+    generic_files(tmp_path)
+    source, raw = sources.load(PrepareSource(file=str(tmp_path / "in" / name)))
+    assert sources.shape_of(source, raw, "auto") == shape and len(raw) == 41
+    chats, rejects = [], {}
+    for i, row in enumerate(raw):
+        try:
+            chats.append(sources.to_chat(row, shape, sources.row_id(row, i)))
+        except sources.Reject as r:
+            rejects[sources.row_id(row, i)] = r.reason
+    assert rejects == {bad_id: reason} and len(chats) == 40
+    for chat in chats:
+        roles = [m["role"] for m in chat["messages"]]
+        assert roles[-1] == "assistant" and "user" in roles and all(m["content"].strip() for m in chat["messages"])
+    if shape == "messages":  # no_robots' own id and system turn are kept
+        assert chats[0]["id"] == "p0" and chats[0]["messages"][0] == {"role": "system", "content": "Be brief."}
+    if shape == "dolly":  # instruction, blank line, context; without context the instruction alone
+        assert chats[1]["messages"][0]["content"].endswith("?\n\nSome context.") and chats[0]["messages"][0]["content"].endswith("?")
+    if shape == "prompt_completion":
+        assert [m["role"] for m in chats[0]["messages"]] == ["user", "assistant"] and chats[0]["id"] == "row0"
+
+
+def test_stage_on_a_dolly_csv_writes_generic_rows_split_by_category(tmp_path, tiny_model_dir):
+    generic_files(tmp_path)
+    run_stage("prepare", workdir(tmp_path, tiny_model_dir, file="in/dolly.csv"))
+    splits, rejected, stats, meta = outputs(tmp_path)
+    kept = [r for split in splits.values() for r in split]
+    assert len(kept) == 40 and {r["category"] for r in kept} == {"open_qa", "brainstorming"}
+    assert meta == {"task": "generic", "shape": "dolly", "source": "in/dolly.csv"}
+    assert stats["task"] == "generic" and stats["rows_in"] == 41 and stats["rejected_empty_turn"] == 1
+    assert rejected["row40"]["row"]["instruction"] == "Name a colour of the evening sky"
+    assert stats["test_category_open_qa"] == stats["test_category_brainstorming"] == 4  # stratified by category
+    assert stats["leakage"] == 0 and not any(k.startswith("test_severity") for k in stats)
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("missing.csv", None, "missing.csv: not found (prepare.source.file)"),
+    ("latin1.csv", "prompt,completion\ncaf\xe9,ok\n".encode("latin-1"), "latin1.csv: not UTF-8 text"),
+    ("empty.jsonl", b"", "empty.jsonl: no rows (empty file)"),
+    ("empty.csv", b"\n", "empty.csv: no rows (empty file)"),
+    ("broken.jsonl", b'{"prompt": "a", "completion": "b"}\n{"prompt": \n', "broken.jsonl:2: not valid JSON"),
+    ("broken.json", b'[{"prompt": "a"},', "broken.json: not a readable json file"),
+    ("rows.txt", b"hello\n", "rows.txt: unknown file type '.txt'"),
+    ("other.csv", b"question,answer\nq,a\n", "other.csv: unknown shape, columns found: question, answer"),
+])
+def test_bad_files_give_one_clear_error_naming_the_file(tmp_path, name, content, expected):
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    with pytest.raises(DataFileError) as e:
+        source = PrepareSource(file=str(tmp_path / name))
+        text, rows = sources.load(source)
+        sources.shape_of(text, rows, "auto")
+    assert expected in str(e.value) and "\n" not in str(e.value)
+
+
+def test_stated_shape_must_fit_and_hub_ids_fail_clearly_offline(tmp_path, tiny_model_dir, monkeypatch):
+    with pytest.raises(DataFileError, match=r"x.csv: prepare.source.shape is dolly but column\(s\) instruction, "
+                                             r"response are missing; columns found: prompt, completion"):
+        sources.shape_of("x.csv", [{"prompt": "a", "completion": "b"}], "dolly")
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(DataFileError, match=r"prepare.source.hub databricks/databricks-dolly-15k .*cannot be loaded"):
+        sources.load(PrepareSource(file="unused", hub="databricks/databricks-dolly-15k"))
+
+    cwd = workdir(tmp_path, tiny_model_dir, file="in/other.csv")  # the stage: one line, non-zero exit
+    (cwd / "in").mkdir()
+    (cwd / "in/other.csv").write_text("question,answer\nq,a\n")
+    result = run_stage("prepare", cwd, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("error: in/other.csv: unknown shape, columns found: question, answer")
+
+
+def test_near_duplicates_are_found_by_jaccard_and_leakage_is_counted():
+    rng = random.Random(1)
+    base = " ".join(rng.choice(WORDS) for _ in range(40))
+    words = base.split()
+    close = " ".join(words[:-1] + ["zzz"])  # one word of 40 changed: Jaccard about 0.9
+    far = " ".join(words[:20] + [rng.choice(WORDS) for _ in range(20)])  # half changed
+    chats = [{"id": i, "messages": [{"role": "user", "content": t}, {"role": "assistant", "content": "a"}]}
+             for i, t in (("base", base), ("close", close), ("far", far), ("upper", base.upper()))]
+    kept, rejected, index = gate.deduplicate(chats, sources.prompt_text, 0.8, 5)
+    assert [c["id"] for c in kept] == ["base", "far"]
+    assert [(c["id"], reason) for c, reason, _ in rejected] == [("close", "near_duplicate"), ("upper", "exact_duplicate")]
+
+    # The leakage check itself can fail: a near-duplicate that skipped deduplication is counted.
+    leaky = gate.NearDuplicates(0.8, 5)
+    for chat in chats[:2]:
+        leaky.add(chat["id"], leaky.sketch(sources.prompt_text(chat)))
+    assert gate.leakage(leaky, train=chats[:1], test=chats[1:2]) == 1
+    assert gate.leakage(index, train=kept[:1], test=kept[1:]) == 0
+
+
+def test_lsh_banding_finds_pairs_at_the_threshold():
+    for threshold in (0.5, 0.8, 0.9, 1.0):
+        r = gate.rows_per_band(threshold)
+        assert 1 - (1 - threshold ** r) ** (gate.NUM_PERM // r) >= 0.999
+    assert gate.rows_per_band(0.8) == 4
+
+
+def test_prepare_params_have_their_defaults_and_reject_bad_values():
+    data = yaml.safe_load((REPO / "params.yaml").read_text())["prepare"]
+    p = Prepare.model_validate(data)
+    assert p.source.file == "data/generated/rows.jsonl" and p.source.hub is None and p.source.shape == "auto"
+    for section, key, value in (("source", "shape", "alpaca"), ("gate", "near_duplicate_threshold", 0.2)):
+        bad = {**data, section: {**data[section], key: value}}
+        with pytest.raises(Exception, match=key):
+            Prepare.model_validate(bad)
