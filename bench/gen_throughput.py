@@ -28,9 +28,9 @@ import torch  # noqa: E402
 import common  # noqa: E402
 
 
-def prompts(n: int, seed: int = 3) -> list[list[int]]:
+def prompts(n: int, seed: int = 3, lo: int = 150, hi: int = 400) -> list[list[int]]:
     g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(150, 401, (n,), generator=g).tolist()
+    lengths = torch.randint(lo, hi + 1, (n,), generator=g).tolist()
     ids = common.zipf_tokens(sum(lengths), seed + 1).tolist()
     out, at = [], 0
     for L in lengths:
@@ -75,6 +75,8 @@ def main(argv=None):
     ap.add_argument("--attn", default="sdpa")
     ap.add_argument("--json", default="bench/out/gen.json")
     ap.add_argument("--cpu", action="store_true", help="smoke test on the CPU")
+    ap.add_argument("--len-range", default="150,400", help="prompt lengths, uniform in lo,hi (test set: 300,400)")
+    ap.add_argument("--tag", default="", help="inserted in the record names, e.g. testset")
     ap.add_argument("--dtype", default="bfloat16", help="bfloat16 (as the evaluate stage) or float32 (identity check)")
     a = ap.parse_args(argv)
     cuda = not a.cpu
@@ -86,7 +88,8 @@ def main(argv=None):
     model = common.build_model(a.model, a.attn, device="cuda" if cuda else "cpu",
                                dtype=getattr(torch, a.dtype) if cuda else torch.float32).eval()
     model.generation_config.eos_token_id = None
-    ps = prompts(a.prompts)
+    lo, hi = map(int, a.len_range.split(","))
+    ps = prompts(a.prompts, lo=lo, hi=hi)
     recs, ref = [], None
     for case in a.cases.split(","):
         kind = "".join(c for c in case if c.isalpha())
@@ -109,9 +112,9 @@ def main(argv=None):
             secs = time.perf_counter() - t
         except Exception as e:  # noqa: BLE001 - one failing case must not hide the others
             error, secs = f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}", None
-        rec = {"name": f"{a.model}-gen-{case}" + ("-seed" if kind in ("single", "plain") else "")
+        rec = {"name": f"{a.model}-gen-" + (f"{a.tag}-" if a.tag else "") + case + ("-seed" if kind in ("single", "plain") else "")
                + ("" if a.dtype == "bfloat16" else f"-{a.dtype}"),
-               "case": case, "prompts": len(sub), "batch": B, "new_tokens": a.new, "error": error,
+               "case": case, "prompts": len(sub), "len_range": [lo, hi], "batch": B, "new_tokens": a.new, "error": error,
                "peak_gib": round(torch.cuda.max_memory_allocated() / 2**30, 2), "first_s": first_s and round(first_s, 1)}
         if secs:
             new_tok = len(sub) * a.new

@@ -156,10 +156,10 @@ def main():
     rows = []
     for r in train:
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "steps", "error",
-                                           "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "losses")})
+                                           "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "run", "losses")})
     for r in gen:
         rows.append({k: r.get(k) for k in ("name", "new_tokens_per_s", "peak_gib", "mfu", "final_loss", "prompts",
-                                           "batch", "identical", "first_s", "error")})
+                                           "batch", "len_range", "seconds", "identical", "first_s", "run", "error")})
     for name, err in failed.items():
         if not any(r["name"] == name for r in rows):
             rows.append({"name": name, "error": err})
@@ -183,7 +183,7 @@ def main():
     table = common.fmt_table(
         [{**r, "tps": r.get("tokens_per_s") or r.get("new_tokens_per_s"),
           "unit": "new tok/s" if "new_tokens_per_s" in r else "tok/s"} for r in rows],
-        [("name", "case", ""), ("tps", "tokens/s (non-pad; gen: new)", ",.0f"), ("mfu", "MFU (989 TF)", ".3f"),
+        [("name", "case", ""), ("run", "cmd", ""), ("tps", "tokens/s (non-pad; gen: new)", ",.0f"), ("mfu", "MFU (989 TF)", ".3f"),
          ("peak_gib", "peak GiB", ".2f"), ("final_loss", "final loss", ".4f"), ("identical", "gen = single", ""),
          ("error", "error", "")])
     text = (f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\ncard: {vers.get('gpu')}\n"

@@ -203,7 +203,16 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
             # Our own Live: report_to: dvclive would make a default one that edits dvc.yaml and saves
             # a DVC experiment of its own; this one only writes the step-wise .tsv plots dvc.yaml declares.
             live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
-            trainer.add_callback(DVCLiveCallback(live=live))
+
+            class StepAligned(DVCLiveCallback):
+                """dvclive counts its own steps, one per log call, so train and eval rows would drift
+                apart; log each row at the Trainer's optimizer step instead (one x axis for both)."""
+
+                def on_log(self, args, state, control, **kwargs):
+                    live.step = state.global_step
+                    super().on_log(args, state, control, **kwargs)
+
+            trainer.add_callback(StepAligned(live=live))
         trainer.add_callback(_checkpoint_callback(live_dir))
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)

@@ -68,7 +68,7 @@ def loss_curves(path: Path) -> list[str]:
                 df = pd.read_csv(tsv, sep="\t")
                 ax.plot(df["step"], df[df.columns[-1]], style, marker=".", label=f"{stage} {kind} loss")
                 plotted.append(f"{stage} {kind}")
-    ax.set_xlabel("logging step")
+    ax.set_xlabel("optimizer step")
     ax.set_ylabel("loss")
     if plotted:
         ax.legend()
@@ -167,10 +167,12 @@ for finetune, (base, stage) in metrics.PAIRS.items():
             f"general prose {e_base['general_perplexity']} → {e_ft['general_perplexity']} "
             f"({100 * (e_ft['general_perplexity'] / e_base['general_perplexity'] - 1):+.1f}%).")
 lines += ["## What the numbers say", "", *[f"- {s}" for s in summary], ""]
+if FEW in evals:  # where the cheaper tool did better or worse, row by row
+    lines += ["## LoRA against few-shot prompting, row by row", "", *wins_and_losses(FEW, "lora")]
 
 Path("notes").mkdir(exist_ok=True)
 plotted = loss_curves(Path("notes/loss_curves.png"))
-lines += ["## Loss curves", "", "![train and eval loss per logging step](loss_curves.png)" if plotted
+lines += ["## Loss curves", "", "![train and eval loss per optimizer step](loss_curves.png)" if plotted
           else "(no dvclive logs found under dvclive/: run the train stages)", ""]
 
 for finetune, (base, stage) in metrics.PAIRS.items():
