@@ -54,32 +54,41 @@ class UsdPerMTok(Section):
     cache_read: float = Field(ge=0)
 
 
-class AnthropicData(Section):
-    """generate_data.anthropic: read only when backend is anthropic. No temperature: the API version
-    the pinned SDK sends (2026-10-21) rejects sampling parameters, and the SDK no longer has them."""
+class Anthropic(Section):
+    """Claude client settings (ftlab/claude.py), shared by the data backend and the judge. No
+    temperature: the pinned SDK's Messages.create has no sampling parameters."""
 
-    mode: Literal["generate", "label"]
-    reports: str = Field(min_length=1)  # label mode: a JSONL of {"report": ...}; also a dvc.yaml dep
     model: str = Field(min_length=1)
     max_tokens: int = Field(ge=64, le=32_000)
-    rows_per_request: int = Field(ge=1, le=50)  # generate mode
     concurrency: int = Field(ge=1, le=64)
     max_retries: int = Field(ge=0, le=20)  # the SDK's own retries
     timeout_s: float = Field(gt=0, le=3600)
     usd_per_mtok: UsdPerMTok
 
 
-class GenerateData(Section):
-    backend: Literal["template", "anthropic"]
-    n_rows: int = Field(ge=16, le=1_000_000)
-    seed: int
-    anthropic: Optional[AnthropicData] = None
+class AnthropicData(Anthropic):
+    """generate_data.anthropic: read only when backend is anthropic."""
+
+    mode: Literal["generate", "label"]
+    reports: str = Field(min_length=1)  # label mode: a JSONL of {"report": ...}; also a dvc.yaml dep
+    rows_per_request: int = Field(ge=1, le=50)  # generate mode
+
+
+class WithBackend(Section):
+    """A section whose `backend: anthropic` needs its `anthropic:` subsection."""
 
     @model_validator(mode="after")
     def _anthropic_needs_its_section(self):
         if self.backend == "anthropic" and self.anthropic is None:
             raise ValueError("backend: anthropic needs the `anthropic:` subsection (see params.yaml)")
         return self
+
+
+class GenerateData(WithBackend):
+    backend: Literal["template", "anthropic"]
+    n_rows: int = Field(ge=16, le=1_000_000)
+    seed: int
+    anthropic: Optional[AnthropicData] = None
 
 
 class PrepareSource(Section):
@@ -117,29 +126,19 @@ class Train(Section):
     bnb: Optional[dict[str, Any]] = None
 
 
-class AnthropicJudge(Section):
-    """evaluate.judge.anthropic: read only when the judge's backend is anthropic (ftlab/judge.py)."""
+class AnthropicJudge(Anthropic):
+    """evaluate.judge.anthropic: read only when the judge's backend is anthropic (ftlab/judge.py).
+    Pin `model` to a dated snapshot: an alias may move to a new model under the scores."""
 
-    model: str = Field(min_length=1)  # pin a dated snapshot: an alias may move to a new model
     max_tokens: int = Field(ge=64, le=4096)  # per verdict: {"score": n, "reason": "..."}
-    concurrency: int = Field(ge=1, le=64)
-    max_retries: int = Field(ge=0, le=20)  # the SDK's own retries
-    timeout_s: float = Field(gt=0, le=3600)
-    usd_per_mtok: UsdPerMTok
 
 
-class Judge(Section):
+class Judge(WithBackend):
     """evaluate.judge: who scores `faithfulness`: the offline deterministic judge (ftlab/metrics.py)
     or Claude against a written rubric (ftlab/judge.py)."""
 
     backend: Literal["offline", "anthropic"]
     anthropic: Optional[AnthropicJudge] = None
-
-    @model_validator(mode="after")
-    def _anthropic_needs_its_section(self):
-        if self.backend == "anthropic" and self.anthropic is None:
-            raise ValueError("backend: anthropic needs the `anthropic:` subsection (see params.yaml)")
-        return self
 
 
 class Evaluate(Section):
