@@ -66,6 +66,8 @@ FEW_SHOT = "base_fewshot"
 METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_accuracy", "services_f1", "faithfulness")
 # Per-row metrics of any data set, triage or not (ftlab.generation.answer_loss); lower is better.
 GENERIC_METRICS = ("answer_loss",)
+# Per-question metrics of the forgetting probe (ftlab/probe.py).
+PROBE_METRICS = ("probe_answered", "probe_triage_json")
 LOWER_IS_BETTER = {"answer_loss", "probe_triage_json", "general_perplexity"}
 
 

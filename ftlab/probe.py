@@ -15,10 +15,10 @@ import torch
 
 from ftlab import generation, triage
 from ftlab.io import read_jsonl
+from ftlab.metrics import PROBE_METRICS as METRICS
 
 INSTRUCTIONS = Path("data/probe/instructions.jsonl")
 GENERAL_TEXT = Path("data/probe/general.txt")
-METRICS = ("probe_answered", "probe_triage_json")
 
 
 def load(path: Path = INSTRUCTIONS) -> list[dict]:

@@ -13,7 +13,7 @@ import pandas as pd
 import yaml
 from tabulate import tabulate
 
-from ftlab import metrics, params, probe, triage
+from ftlab import metrics, params, triage
 from ftlab.io import DataFileError, read_jsonl, write_text
 
 p = params.load("report")
@@ -180,7 +180,7 @@ for finetune, (base, stage) in metrics.PAIRS.items():
     table = [
         [m, evals[base][m], evals[finetune][m], f"{d[m]:+.4f}", f"[{d[m + '_ci_low']:+.3f}, {d[m + '_ci_high']:+.3f}]",
          f"{d[m + '_wrong_to_right']} / {d[m + '_right_to_wrong']}" if m + "_wrong_to_right" in d else ""]
-        for m in (*NAMES, *(probe.METRICS if "probe_answered" in d else ()))
+        for m in (*NAMES, *(metrics.PROBE_METRICS if "probe_answered" in d else ()))
     ] + [[m, evals[base][m], evals[finetune][m], f"{d[m]:+.3f}", "", ""]
          for m in ("severity_macro_f1", "general_perplexity", "latency_s") if m in d]
     lines += [
