@@ -55,8 +55,7 @@ def predict(args) -> None:
         spec = args.base or BaseModelSpec(source="embedded", path="smollm2-135m-instruct")
         model, tokenizer = models.load_model(spec), models.load_tokenizer(spec)
     # The same prompt as training and evaluation: the spec's system prompt, then the report.
-    prompts = [[{"role": "system", "content": triage.SYSTEM_PROMPT}, {"role": "user", "content": r["report"]}]
-               for r in reports]
+    prompts = [triage.prompt(r["report"]) for r in reports]
     replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict")
     rows = [{"id": r["id"], "report": r["report"], "output": text, "prediction": triage.parse_lenient(text),
              "format_conformance": triage.parse_strict(text) is not None}

@@ -160,10 +160,7 @@ def to_chat(row: dict, shape: str, row_id: str) -> dict:
                       "invalid_answer")
             raise Reject(reason, "; ".join(errors))
         return {"id": row_id, "severity": gold["severity"], "category": gold["category"], "messages": [
-            {"role": "system", "content": triage.SYSTEM_PROMPT},
-            {"role": "user", "content": report},
-            {"role": "assistant", "content": triage.dumps(gold)},
-        ]}
+            *triage.prompt(report), {"role": "assistant", "content": triage.dumps(gold)}]}
     if shape == "messages":
         messages = _check_messages(_json(row.get("messages"), "messages"))
     elif shape == "dolly":

@@ -69,6 +69,11 @@ def parse_lenient(text: str):
     return None
 
 
+def prompt(report: str) -> list[dict]:
+    """The chat prompt for one report, the same in training rows, evaluation and `ftlab predict`."""
+    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": report}]
+
+
 def dumps(obj: dict) -> str:
     """The canonical serialisation used as the training target: compact, spec key order."""
     return json.dumps({k: obj[k] for k in KEYS}, ensure_ascii=False)
