@@ -143,11 +143,13 @@ def quantized_model(size: str, bnb: dict, attn: str = "sdpa", cache: str | None 
         torch.cuda.empty_cache()
         print(f"built and saved random {size} in {time.perf_counter() - t:.0f}s", flush=True)
     kwargs = dict(bnb)
-    if isinstance(kwargs.get("bnb_4bit_compute_dtype"), str):
-        kwargs["bnb_4bit_compute_dtype"] = getattr(torch, kwargs["bnb_4bit_compute_dtype"])
+    for key in ("bnb_4bit_compute_dtype", "bnb_4bit_quant_storage"):
+        if isinstance(kwargs.get(key), str):
+            kwargs[key] = getattr(torch, kwargs[key])
+    device = torch.cuda.current_device() if torch.cuda.is_available() else "cpu"  # one GPU per launched process
     return AutoModelForCausalLM.from_pretrained(path, quantization_config=BitsAndBytesConfig(**kwargs),
                                                 dtype=torch.bfloat16, attn_implementation=attn,
-                                                device_map={"": 0 if torch.cuda.is_available() else "cpu"})
+                                                device_map={"": device})
 
 
 def append_json(path: str, record: dict):

@@ -92,6 +92,52 @@ def qlora7():
     ]
 
 
+# --- issue 6: two GPUs of one host (accelerate launch; kind nvidia-h200-x2) ----------------------------------
+LAUNCH2 = ["-m", "accelerate.commands.launch", "--num_processes", "2", "--main_process_port", "29517"]
+DDP = LAUNCH2 + ["--multi_gpu"]
+# FSDP2 + QLoRA: 4-bit weights stored as bf16 (bnb_4bit_quant_storage) so FSDP can shard them with the rest
+FSDP = LAUNCH2 + ["--use_fsdp", "--fsdp_version", "2", "--fsdp_auto_wrap_policy", "TRANSFORMER_BASED_WRAP",
+                  "--fsdp_transformer_layer_cls_to_wrap", "Qwen2DecoderLayer", "--fsdp_cpu_ram_efficient_loading", "false",
+                  "--fsdp_reshard_after_forward", "true", "--fsdp_state_dict_type", "SHARDED_STATE_DICT"]
+PAD16 = {"per_device_train_batch_size": 16, "gradient_accumulation_steps": 1, "activation_checkpointing": False,
+         "ddp_find_unused_parameters": False}  # params.yaml train_lora.on_cuda: padded, sdpa, 16 rows per step
+QSHARD = {"optim": "adamw_torch", "activation_checkpointing": False, "per_device_train_batch_size": 2,
+          "gradient_accumulation_steps": 1, "max_length": 2048}
+
+
+def multi():
+    """(name, args, launcher): the same settings on 1 GPU and on 2, and 2 GPUs at 1 GPU's global batch."""
+    j = json.dumps
+    q = ["--model", "7b", "--mode", "qlora", "--fixed-len", "2048", "--no-kbit-upcast",
+         "--bnb", j({"bnb_4bit_quant_storage": "bfloat16"})]
+    return [
+        ("0.5b-lora-pad16-1gpu", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft", j(PAD16)], None),
+        ("0.5b-lora-pad16-ddp-2gpu", ["--model", "0.5b", "--rows", "2560", "--skip", "6", "--sft", j(PAD16)], DDP),
+        ("0.5b-lora-pad8-ddp-2gpu", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft",
+                                     j({**PAD16, "per_device_train_batch_size": 8})], DDP),
+        ("7b-qlora-2048-b2-1gpu", q + ["--rows", "40", "--skip", "3", "--sft", j(QSHARD)], None),
+        ("7b-qlora-2048-b2-fsdp-2gpu", q + ["--rows", "80", "--skip", "3", "--sft", j(QSHARD)], FSDP),
+        # issue 9: the same 1-GPU layout (bf16 non-4-bit weights, no recomputation) at larger batches
+        ("7b-qlora-2048-b4-1gpu", q + ["--rows", "64", "--skip", "3", "--sft", j({**QSHARD, "per_device_train_batch_size": 4})], None),
+        ("7b-qlora-2048-b8-1gpu", q + ["--rows", "96", "--skip", "3", "--sft", j({**QSHARD, "per_device_train_batch_size": 8})], None),
+    ]
+
+
+def mem9():
+    """Issue 9 follow-up: TRL's fused LM head in chunks of 4,096 tokens instead of 32,768 (ftlab loss_chunk_tokens)."""
+    j = json.dumps
+    q = ["--model", "7b", "--mode", "qlora", "--no-kbit-upcast", "--loss-chunk", "4096"]
+    one = {**QMEM, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1}
+    return [
+        ("7b-qlora-long-65536-chunk4k", q + ["--rows", "3", "--fixed-len", "65536", "--skip", "1", "--sft",
+                                             j({**one, "max_length": 65536})], None),
+        ("7b-qlora-long-131072-chunk4k", q + ["--rows", "2", "--fixed-len", "131072", "--skip", "1", "--sft",
+                                              j({**one, "max_length": 131072})], None),
+        ("7b-qlora-mem-2048-chunk4k", q + ["--rows", "24", "--fixed-len", "2048", "--skip", "2", "--sft",
+                                           j({**QMEM, "per_device_train_batch_size": 1, "max_length": 2048})], None),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--groups", default="lora05,gen,lora05x,qlora7")
@@ -116,11 +162,13 @@ def main():
     only = set(filter(None, a.only.split(",")))
     log = open(out / "run_all.log", "a")
 
-    def child(cmd, name):
+    def child(cmd, name, one_gpu=True):
         t = time.perf_counter()
         print(f"== {name}", flush=True)
+        # One process sees one GPU: with more visible, Trainer would wrap the model in nn.DataParallel (TRL refuses)
+        visible = env.get("CUDA_VISIBLE_DEVICES") or "0"
         try:
-            p = subprocess.run(cmd, env=env, cwd=HERE.parent, timeout=a.timeout, capture_output=True, text=True)
+            p = subprocess.run(cmd, env={**env, "CUDA_VISIBLE_DEVICES": visible.split(",")[0]} if one_gpu else env, cwd=HERE.parent, timeout=a.timeout, capture_output=True, text=True)
             log.write(f"== {name} rc={p.returncode}\n{p.stdout}\n{p.stderr[-20000:]}\n")
             tail = [l for l in p.stdout.splitlines() if l.startswith("|")][-1:] or p.stderr.strip().splitlines()[-3:]
             print("\n".join(tail), f"({time.perf_counter() - t:.0f}s, rc {p.returncode})", flush=True)
@@ -137,11 +185,14 @@ def main():
     for g in groups:
         if a.report_only:
             break
-        if g in ("lora05", "lora05x", "qlora7"):
-            for name, args in {"lora05": lora05, "lora05x": lora05x, "qlora7": qlora7}[g]():
+        if g in ("lora05", "lora05x", "qlora7", "multi", "mem9"):
+            cases = {"lora05": lora05, "lora05x": lora05x, "qlora7": qlora7, "multi": multi, "mem9": mem9}[g]()
+            for name, args, *launcher in cases:
                 if only and name not in only:
                     continue
-                err = child([sys.executable, str(HERE / "train_throughput.py"), "--name", name, "--json", str(tj), *args], name)
+                prefix = [sys.executable, *(launcher[0] or [])] if launcher else [sys.executable]
+                err = child([*prefix, str(HERE / "train_throughput.py"), "--name", name, "--json", str(tj), *args], name,
+                            one_gpu=not (launcher and launcher[0]))
                 if err:
                     failed[name] = err
         elif g == "gen":
@@ -156,7 +207,11 @@ def main():
     rows = []
     for r in train:
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "steps", "error",
-                                           "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "run", "losses")})
+                                           "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "run", "losses",
+                                           "processes", "peak_gib_max", "loss_chunk") if k in r or k in ("name", "tokens_per_s")})
+    for r in (json.loads((out / "stage.json").read_text()) if (out / "stage.json").is_file() else []):
+        rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "eval_loss", "steps",
+                                           "processes", "train_seconds", "train_rows", "sft", "model", "launch", "run", "losses")})
     for r in gen:
         rows.append({k: r.get(k) for k in ("name", "new_tokens_per_s", "peak_gib", "mfu", "final_loss", "prompts",
                                            "batch", "len_range", "seconds", "identical", "first_s", "run", "error")})
@@ -164,27 +219,34 @@ def main():
         if not any(r["name"] == name for r in rows):
             rows.append({"name": name, "error": err})
 
-    # Loss curves: the fast settings against the seed's on the same rows, step by step
+    # 2 GPUs over 1, same per-GPU settings: the `scaling` field (issue 6)
     by = {r["name"]: r for r in rows}
+    for r in rows:
+        one = by.get(r["name"].replace("-ddp-2gpu", "-1gpu").replace("-fsdp-2gpu", "-1gpu"))
+        if r.get("processes") == 2 and one is not None and one is not r and one.get("tokens_per_s") and r.get("tokens_per_s"):
+            r["scaling"] = round(r["tokens_per_s"] / one["tokens_per_s"], 3)
+    # Loss curves: the fast settings against the seed's on the same rows, step by step
     notes = []
-    seed = by.get("0.5b-lora-seed", {}).get("losses")
-    for other in ("0.5b-lora-fast", "0.5b-lora-pad16-sdpa", "0.5b-lora-fast-compile"):
-        cur = by.get(other, {}).get("losses")
+    pairs = [("0.5b-lora-seed", o) for o in ("0.5b-lora-fast", "0.5b-lora-pad16-sdpa", "0.5b-lora-fast-compile")]
+    pairs += [("0.5b-lora-pad16-1gpu", "0.5b-lora-pad8-ddp-2gpu"), ("0.5b-lora-stage-1gpu", "0.5b-lora-stage-b8-ddp-2gpu")]
+    for base, other in pairs:
+        seed, cur = by.get(base, {}).get("losses"), by.get(other, {}).get("losses")
         if seed and cur:
             s, c = dict(seed), dict(cur)
             common_steps = sorted(set(s) & set(c))
             d = [abs(s[k] - c[k]) for k in common_steps]
             steps_noise = [abs(s[k] - s[k - 1]) for k in common_steps if k - 1 in s]
-            notes.append(f"loss curve {other} vs 0.5b-lora-seed over {len(d)} steps: max |diff| {max(d):.4f}, "
-                         f"mean |diff| {sum(d) / len(d):.4f} (seed's mean step-to-step change {sum(steps_noise) / max(1, len(steps_noise)):.4f}; "
-                         f"first/last seed loss {seed[0][1]:.3f}/{seed[-1][1]:.3f})")
+            notes.append(f"loss curve {other} vs {base} over {len(d)} steps: max |diff| {max(d):.4f}, "
+                         f"mean |diff| {sum(d) / len(d):.4f} ({base}'s mean step-to-step change {sum(steps_noise) / max(1, len(steps_noise)):.4f}; "
+                         f"its first/last loss {seed[0][1]:.3f}/{seed[-1][1]:.3f})")
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(rows, indent=1) + "\n")
     table = common.fmt_table(
         [{**r, "tps": r.get("tokens_per_s") or r.get("new_tokens_per_s"),
           "unit": "new tok/s" if "new_tokens_per_s" in r else "tok/s"} for r in rows],
         [("name", "case", ""), ("run", "cmd", ""), ("tps", "tokens/s (non-pad; gen: new)", ",.0f"), ("mfu", "MFU (989 TF)", ".3f"),
-         ("peak_gib", "peak GiB", ".2f"), ("final_loss", "final loss", ".4f"), ("identical", "gen = single", ""),
+         ("peak_gib", "peak GiB", ".2f"), ("final_loss", "final loss", ".4f"), ("processes", "GPUs", ""),
+         ("scaling", "x 1 GPU", ".2f"), ("identical", "gen = single", ""),
          ("error", "error", "")])
     text = (f"date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\ncard: {vers.get('gpu')}\n"
             f"versions: {json.dumps(vers)}\ncommand: {' '.join(sys.argv)}\n\n{table}\n\n" + "\n".join(notes) + "\n")

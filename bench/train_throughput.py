@@ -16,6 +16,7 @@ bench/out/train.json):
 """
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -54,6 +55,8 @@ def main(argv=None):
     ap.add_argument("--bnb", default="{}", help="JSON: BitsAndBytesConfig keywords over the seed's")
     ap.add_argument("--no-kbit-upcast", action="store_true",
                     help="QLoRA: skip prepare_model_for_kbit_training's fp32 upcast (only enable input grads)")
+    ap.add_argument("--loss-chunk", type=int, default=None,
+                    help="tokens per chunk of TRL's fused LM head + loss (ftlab's loss_chunk_tokens; TRL's default 32768)")
     ap.add_argument("--skip", type=int, default=3, help="optimizer steps left out of the timing")
     ap.add_argument("--json", default="bench/out/train.json")
     ap.add_argument("--cpu", action="store_true", help="smoke test on the CPU (tiny model)")
@@ -68,6 +71,15 @@ def main(argv=None):
     bnb = {**SEED_BNB, **json.loads(a.bnb)}
     cuda = torch.cuda.is_available() and not a.cpu
     dev = "cuda" if cuda else "cpu"
+    # Under `accelerate launch` (issue 6): one GPU per process; process 0 reports. tokens/s counts every
+    # process's tokens (TRL gathers num_tokens); peak GiB is per GPU (process 0's; the max over GPUs in peak_gib_max).
+    rank, world = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
+    if cuda and "LOCAL_RANK" in os.environ:
+        torch.cuda.set_device(int(os.environ["LOCAL_RANK"]))
+    if a.loss_chunk:
+        import trl.trainer.utils as trl_utils
+
+        trl_utils._CHUNKED_LOGPROB_CHUNK_SIZE = a.loss_chunk
 
     data, total_tokens = common.train_rows(a.rows, seed=0, fixed=a.fixed_len, median=a.median)
     tokenizer = common.stub_tokenizer()
@@ -110,6 +122,13 @@ def main(argv=None):
         error = f"OOM: {str(e).splitlines()[0][:160]}"
     wall = time.perf_counter() - t0
     peak = torch.cuda.max_memory_allocated() / 2**30 if cuda else None
+    peak_max = peak
+    if world > 1 and torch.distributed.is_initialized():
+        t = torch.tensor([peak or 0.0], device=dev)
+        torch.distributed.all_reduce(t, op=torch.distributed.ReduceOp.MAX)
+        peak_max = float(t)
+    if rank != 0:
+        return None
 
     logs = [h for h in trainer.state.log_history if "loss" in h and "num_tokens" in h]
     tok = {h["step"]: h["num_tokens"] for h in logs}
@@ -129,6 +148,8 @@ def main(argv=None):
         "tokens_per_s": round(tps, 1) if tps else None,
         "mfu": round(common.train_mfu(a.model, tps), 4) if tps and a.model != "tiny" else None,
         "peak_gib": round(peak, 2) if peak is not None else None,
+        "peak_gib_max": round(peak_max, 2) if peak_max is not None else None, "processes": world,
+        "loss_chunk": a.loss_chunk,
         "final_loss": round(final, 4) if final is not None else None,
         "steps": trainer.state.global_step, "rows": a.rows, "fixed_len": a.fixed_len,
         "dataset_tokens": total_tokens, "timed_steps": (steps[-1] - a.skip) if steps else 0,

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
-from ftlab.io import write_text
+from ftlab.io import NO_SPACE, write_text
 
 ENV_KEY = "ANTHROPIC_API_KEY"
 REDACTED = "[REDACTED]"
@@ -96,8 +96,8 @@ def _install_guards() -> None:
     previous_hook = sys.excepthook
 
     def redacting_hook(kind, value, tb):
-        if issubclass(kind, KeyboardInterrupt):
-            return previous_hook(kind, value, tb)
+        if issubclass(kind, KeyboardInterrupt) or isinstance(value, OSError) and value.errno in NO_SPACE:
+            return previous_hook(kind, value, tb)  # Ctrl-C as usual; disk full: ftlab.io's one line
         sys.stderr.write(redact("".join(traceback.format_exception(kind, value, tb))))
 
     sys.excepthook = redacting_hook

@@ -56,7 +56,12 @@ def predict(args) -> None:
         model, tokenizer = models.load_model(spec), models.load_tokenizer(spec)
     # The same prompt as training and evaluation: the spec's system prompt, then the report.
     prompts = [triage.prompt(r["report"]) for r in reports]
-    replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict")
+    try:
+        replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict")
+    except generation.PromptTooLong as e:
+        raise DataFileError(f"{args.reports}: row {e.index + 1}: the report is too long for the model: {e.tokens} "
+                            f"tokens with the prompt, and with --max-new-tokens {args.max_new_tokens} more than its "
+                            f"context of {e.context} tokens; shorten or split it") from None
     rows = [{"id": r["id"], "report": r["report"], "output": text, "prediction": triage.parse_lenient(text),
              "format_conformance": triage.parse_strict(text) is not None}
             for r, (text, _) in zip(reports, replies)]

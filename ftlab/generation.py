@@ -5,6 +5,21 @@ import torch
 from tqdm.auto import tqdm
 
 
+class PromptTooLong(ValueError):
+    """A prompt that, with the tokens to generate, does not fit the model's context window."""
+
+    def __init__(self, index: int, tokens: int, context: int, max_new_tokens: int):
+        super().__init__(f"prompt {index + 1} is {tokens} tokens, and with max_new_tokens {max_new_tokens} that is "
+                         f"more than the model's context of {context} tokens; shorten it")
+        self.index, self.tokens, self.context = index, tokens, context
+
+
+def context_length(model):
+    """The model's context window in tokens (config.max_position_embeddings), or None if it does not say."""
+    value = getattr(getattr(model, "config", None), "max_position_embeddings", None)
+    return value if isinstance(value, int) and value > 0 else None
+
+
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate"):
     """Greedy replies to chat `prompts` (lists of messages), as (text, seconds per row) in input order.
 
@@ -14,6 +29,12 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
     tokenizer.padding_side = "left"
     encoded = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
                for p in prompts]
+    # Checked before any work: a prompt past the context would be cut or, far past it, exhaust memory
+    # on an attention matrix of its length squared.
+    context = context_length(model)
+    for i, ids in enumerate(encoded):
+        if context is not None and len(ids) + max_new_tokens > context:
+            raise PromptTooLong(i, len(ids), context, max_new_tokens)
     order = sorted(range(len(prompts)), key=lambda i: len(encoded[i]))
     device = next(model.parameters()).device
     results = [None] * len(prompts)

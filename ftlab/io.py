@@ -1,8 +1,36 @@
-"""JSON / JSONL files: atomic writes (temp file + rename) and reads whose errors name file and line."""
+"""JSON / JSONL files: atomic writes (temp file + rename) and reads whose errors name file and line.
+
+A write that fails (disk full, a file size limit) leaves the previous file as it was and raises
+OSError naming the target file. Every stage imports this module, so importing it also installs a
+sys.excepthook that turns such an uncaught "no space" error (from our writes or a library's, such as
+save_pretrained) into one line, `error: <file>: <why>; ...`, and exit status 1, instead of a traceback.
+"""
+import errno
 import json
 import os
+import sys
 import tempfile
 from pathlib import Path
+
+# errno values that mean "no room to write": disk full, quota exceeded, over RLIMIT_FSIZE.
+NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def _no_space_hook(previous):
+    def hook(kind, value, tb):
+        if isinstance(value, OSError) and value.errno in NO_SPACE:
+            where = value.filename or "an output file"
+            print(f"error: {where}: {value.strerror or os.strerror(value.errno)}: free some disk space (or raise the "
+                  "file size limit) and run the stage again; the file was not replaced", file=sys.stderr)
+            return
+        previous(kind, value, tb)
+
+    hook.ftlab_no_space = True
+    return hook
+
+
+if not getattr(sys.excepthook, "ftlab_no_space", False):
+    sys.excepthook = _no_space_hook(sys.excepthook)
 
 
 class DataFileError(Exception):
@@ -39,8 +67,10 @@ def _atomic_write(path: Path, text: str) -> None:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno is not None:  # name the target, not the temp file
+            raise OSError(e.errno, e.strerror or os.strerror(e.errno), str(path)) from None
         raise
 
 

@@ -118,6 +118,11 @@ def request_for(a, report: str, obj: Optional[dict]) -> Optional[claude.Request]
     if not isinstance(obj, dict) or not (_has_content(obj.get("summary")) or _has_content(obj.get("affected_services"))):
         return None
     fields = {k: obj.get(k) for k in FIELDS}
+    # The report is data, never instructions: a report that writes the tags itself (to close <report>
+    # early and pose as the reply, say) has them escaped, so the judge sees one report and one reply.
+    # Ordinary reports are sent unchanged (their cached verdicts stay valid).
+    for tag in ("report", "reply"):
+        report = report.replace(f"<{tag}>", f"&lt;{tag}&gt;").replace(f"</{tag}>", f"&lt;/{tag}&gt;")
     content = (f"<report>\n{report}\n</report>\n"
                f"<reply>\n{json.dumps(fields, ensure_ascii=False, indent=1)}\n</reply>")
     return claude.Request(model=a.model, max_tokens=a.max_tokens, system=RUBRIC,

@@ -125,19 +125,23 @@ def load_tokenizer(spec: BaseModelSpec):
     return tokenizer
 
 
-def load_model(spec: BaseModelSpec, quantization_config=None):
-    """The base model, in float32 on the CPU or bfloat16 on CUDA, 4-bit when quantization_config."""
+def load_model(spec: BaseModelSpec, quantization_config=None, **from_pretrained):
+    """The base model, in float32 on the CPU or bfloat16 on CUDA, 4-bit when quantization_config;
+    `from_pretrained` adds keywords (attn_implementation). Under a multi-process launch each process
+    puts it on its own GPU (LOCAL_RANK)."""
     from transformers import AutoModelForCausalLM
 
     path, kwargs = resolve(spec)
     cuda = torch.cuda.is_available()
+    device = int(os.environ.get("LOCAL_RANK", 0)) if cuda else "cpu"
     kwargs["dtype"] = torch.bfloat16 if cuda else torch.float32
+    kwargs.update({k: v for k, v in from_pretrained.items() if v is not None})
     if quantization_config is not None:
         kwargs["quantization_config"] = quantization_config
-        kwargs["device_map"] = {"": 0 if cuda else "cpu"}
+        kwargs["device_map"] = {"": device}
     model = _loading(spec, "model", lambda: AutoModelForCausalLM.from_pretrained(path, **kwargs))
     if cuda and quantization_config is None:
-        model.to("cuda")
+        model.to(f"cuda:{device}")
     return model
 
 

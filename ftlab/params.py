@@ -10,6 +10,7 @@ import dataclasses
 import difflib
 import enum
 import inspect
+import math
 import sys
 import types
 import typing
@@ -117,13 +118,88 @@ class Prepare(Section):
     seed: int
 
 
+class FromPretrained(Section):
+    """transformers `from_pretrained` keywords the recipe lets a user choose (the rest it sets itself)."""
+
+    attn_implementation: Optional[str] = Field(default=None, min_length=1)  # sdpa | eager | flex_attention | ...
+
+
+class OnCuda(Section):
+    """Overrides merged key by key over `model`, `sft` and `bnb` when CUDA is available, so one
+    params.yaml holds the CPU budget and the GPU's fast settings (README "GPU profile")."""
+
+    max_train_rows: Optional[int] = Field(default=None, ge=1)  # null: every row (when written)
+    max_val_rows: Optional[int] = Field(default=None, ge=1)
+    model: FromPretrained = FromPretrained()
+    sft: dict[str, Any] = {}
+    bnb: Optional[dict[str, Any]] = None
+
+
 class Train(Section):
     base_model: BaseModelSpec
     max_train_rows: Optional[int] = Field(default=None, ge=1)
     max_val_rows: Optional[int] = Field(default=None, ge=1)
+    model: FromPretrained = FromPretrained()
+    # QLoRA: PEFT's prepare_model_for_kbit_training upcasts every non-4-bit weight (embeddings, LM head,
+    # norms) to float32. false keeps them in the loading dtype (bf16 on CUDA; float32 on a CPU anyway):
+    # on a 7B 2.5 GiB less, a faster LM head, and what FSDP needs (one dtype per sharded group).
+    kbit_upcast: bool = True
     lora: dict[str, Any]
     sft: dict[str, Any]
     bnb: Optional[dict[str, Any]] = None
+    on_cuda: Optional[OnCuda] = None
+    # `accelerate launch` keywords (its --flags without the dashes). num_processes > 1 re-runs the stage
+    # under `accelerate launch` (README "Several GPUs"); absent or 1: one plain process.
+    launch: Optional[dict[str, Any]] = None
+
+    def for_device(self, cuda: bool) -> "Train":
+        """These params as the run on this device sees them: on_cuda merged over model/sft/bnb on CUDA."""
+        if not cuda or self.on_cuda is None:
+            return self
+        o = self.on_cuda
+        rows = {k: getattr(o, k) for k in ("max_train_rows", "max_val_rows") if k in o.model_fields_set}
+        return self.model_copy(update={
+            **rows,
+            "model": self.model.model_copy(update=o.model.model_dump(exclude_unset=True)),
+            "sft": {**self.sft, **o.sft},
+            "bnb": {**self.bnb, **o.bnb} if self.bnb is not None and o.bnb else self.bnb,
+        })
+
+    @property
+    def num_processes(self) -> int:
+        return int((self.launch or {}).get("num_processes") or 1)
+
+
+def launch_argv(where: str, launch: dict) -> list[str]:
+    """`accelerate launch` arguments for a params `launch:` mapping, checked by accelerate's own parser."""
+    from accelerate.commands.launch import launch_command_parser
+
+    parser = launch_command_parser()
+    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in ("help", "config_file")}
+    argv = []
+    for key, value in launch.items():
+        action = actions.get(key)
+        if action is None:
+            close = difflib.get_close_matches(key, actions, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise ParamsError(f"{where}.{key}: not an `accelerate launch` option{hint}")
+        if action.nargs == 0:  # a switch (accelerate has its own store-true action class)
+            if not isinstance(value, bool):
+                raise ParamsError(f"{where}.{key}: a switch: write true or false, not {value!r}")
+            argv += [action.option_strings[0]] if value else []
+        elif isinstance(value, (dict, list)) or value is None:
+            raise ParamsError(f"{where}.{key}: expected one value, got {value!r}")
+        else:
+            argv += [action.option_strings[0], str(value).lower() if isinstance(value, bool) else str(value)]
+
+    def fail(message):
+        raise ParamsError(f"{where}: {message}")
+
+    parser.error = fail  # argparse would print usage and exit; name the section instead
+    parsed = parser.parse_args([*argv, "stage.py"])
+    if parsed.num_processes is not None and parsed.num_processes < 1:
+        raise ParamsError(f"{where}.num_processes: {parsed.num_processes} is out of range [1, inf]")
+    return argv
 
 
 class AnthropicJudge(Anthropic):
@@ -242,6 +318,8 @@ def check_library_section(where: str, section: dict, cls, reserved=()) -> None:
             )
         if not _accepts(fields[key], value):
             raise ParamsError(f"{where}.{key}: {value!r} does not fit the type {fields[key]}")
+        if isinstance(value, float) and not math.isfinite(value):  # NaN compares False with every bound
+            raise ParamsError(f"{where}.{key}: {value!r} is not a finite number")
         low, high = _RANGES.get(key, (None, None))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if low is not None and value < low or high is not None and value > high:
@@ -257,13 +335,28 @@ def _format_pydantic(stage: str, err: ValidationError) -> str:
     return "; ".join(lines)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """safe_load, except that a key written twice in one mapping is an error (PyYAML keeps the last)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ParamsError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}: keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml(path: Path = PARAMS_FILE) -> dict:
     if not path.exists():
         raise ParamsError(f"{path}: not found; run the stage from the repository root")
     try:
-        data = yaml.safe_load(path.read_text())
+        data = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         raise ParamsError(f"{path}: not valid YAML: {e}") from None
+    except ParamsError as e:
+        raise ParamsError(f"{path}: {e}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of stage sections")
     unknown = sorted(set(data) - set(SECTIONS))
@@ -291,6 +384,14 @@ def parse(stage: str, data: dict):
         check_library_section(f"{stage}.sft", section.sft, SFTConfig, reserved=("output_dir", "use_cpu"))
         if section.bnb is not None:
             check_library_section(f"{stage}.bnb", section.bnb, BitsAndBytesConfig)
+        if section.on_cuda is not None:
+            check_library_section(f"{stage}.on_cuda.sft", section.on_cuda.sft, SFTConfig, reserved=("output_dir", "use_cpu"))
+            if section.on_cuda.bnb is not None:
+                if section.bnb is None:
+                    raise ParamsError(f"{stage}.on_cuda.bnb: there is no `bnb:` section to override (LoRA); remove it")
+                check_library_section(f"{stage}.on_cuda.bnb", section.on_cuda.bnb, BitsAndBytesConfig)
+        if section.launch is not None:
+            launch_argv(f"{stage}.launch", section.launch)
     return section
 
 

@@ -129,8 +129,10 @@ def _checkpoint_callback(live_dir: Path | None):
         restores them, so the curves have every step once), then mark it complete."""
 
         def on_save(self, args, state, control, **kwargs):
+            if torch.distributed.is_available() and torch.distributed.is_initialized():
+                torch.distributed.barrier()  # every process has written its part (RNG state, FSDP shards)
             checkpoint = Path(args.output_dir) / f"checkpoint-{state.global_step}"
-            if not checkpoint.is_dir():
+            if not state.is_world_process_zero or not checkpoint.is_dir():
                 return
             if live_dir is not None and live_dir.is_dir():
                 shutil.copytree(live_dir, checkpoint / "dvclive", dirs_exist_ok=True)
@@ -146,14 +148,18 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     """Train an adapter on data_dir/{train,val}.jsonl, save it to out_dir, write metrics_path, and
     log every logging step (loss, learning rate, grad norm, eval loss) through dvclive into live_dir.
     With checkpoint_root, checkpoints go to checkpoint_root/<run_key> and a run with the same key
-    resumes from the last complete one (module docstring). Returns the trainer (its .model is the
-    PEFT model) and the metrics."""
-    from dvclive import Live
+    resumes from the last complete one (module docstring). Under `accelerate launch` every process
+    runs this; process 0 alone locks, logs, writes the adapter and the metrics. Returns the trainer
+    and the metrics."""
     from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import BitsAndBytesConfig, set_seed
-    from transformers.integrations import DVCLiveCallback
     from trl import SFTTrainer
 
+    key_params = p  # the run key hashes the params as written (on_cuda included) plus the device
+    p = p.for_device(torch.cuda.is_available())
+    main_process = int(os.environ.get("RANK", 0)) == 0
+    if int(os.environ.get("WORLD_SIZE", 1)) > 1 and checkpoint_root is None:
+        raise ValueError("a multi-process run needs checkpoint_root: every process must share one output directory")
     train_set = _dataset(data_dir / "train.jsonl", p.max_train_rows)
     val_set = _dataset(data_dir / "val.jsonl", p.max_val_rows)
     if train_set is None:
@@ -161,19 +167,22 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
 
     # Trainer scratch and the staged adapter live next to the target and go away whatever happens
     # (after a kill -9, at the next run: a killed run's scratch directory is empty).
-    for leftover in out_dir.parent.glob(f".{out_dir.name}-work-*"):
-        try:
-            leftover.rmdir()
-        except OSError:
-            pass
-    work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-work-"))
-    lock = resume = None
+    work = lock = resume = None
+    if main_process:
+        for leftover in out_dir.parent.glob(f".{out_dir.name}-work-*"):
+            try:
+                leftover.rmdir()
+            except OSError:
+                pass
+        work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-work-"))
     try:
         run_dir = work
         if checkpoint_root is not None:
-            run_dir = Path(checkpoint_root) / run_key(p, data_dir)
-            lock = _lock(run_dir)
+            run_dir = Path(checkpoint_root) / run_key(key_params, data_dir)
+            run_dir.mkdir(parents=True, exist_ok=True)
             resume = last_checkpoint(run_dir)
+        if main_process and checkpoint_root is not None:
+            lock = _lock(run_dir)
             for stale in run_dir.glob("checkpoint-*"):  # half-saved ones, and any after the one resumed
                 if stale != resume:
                     shutil.rmtree(stale, ignore_errors=True)
@@ -187,9 +196,14 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         set_seed(args.seed)  # LoRA's A matrices are drawn when the adapter is created, before the Trainer seeds
         tokenizer = models.load_tokenizer(p.base_model)
         quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
-        model = models.load_model(p.base_model, quantization_config=quantization)
+        model = models.load_model(p.base_model, quantization_config=quantization, **p.model.model_dump())
         if quantization is not None:
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.activation_checkpointing)
+            if p.kbit_upcast:
+                model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.activation_checkpointing)
+            else:  # what prepare_model_for_kbit_training does besides the upcast
+                for param in model.parameters():
+                    param.requires_grad = False
+                model.enable_input_require_grads()
 
         trainer = SFTTrainer(
             model=model,
@@ -199,7 +213,11 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
             processing_class=tokenizer,
             peft_config=LoraConfig(**p.lora),
         )
-        if live_dir is not None:
+        trainable, total = trainer.model.get_nb_trainable_parameters()  # before FSDP wraps (and shards) it
+        if live_dir is not None and main_process:
+            from dvclive import Live
+            from transformers.integrations import DVCLiveCallback
+
             # Our own Live: report_to: dvclive would make a default one that edits dvc.yaml and saves
             # a DVC experiment of its own; this one only writes the step-wise .tsv plots dvc.yaml declares.
             live = Live(str(live_dir), dvcyaml=False, save_dvc_exp=False, resume=resume is not None)
@@ -217,26 +235,33 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         started = time.perf_counter()
         result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
         seconds = time.perf_counter() - started
-        eval_loss = trainer.evaluate()["eval_loss"] if val_set is not None else None
+        eval_loss = None
+        if val_set is not None:
+            # The Trainer has evaluated the last step already when eval_steps divides it; reuse that.
+            last = [h for h in trainer.state.log_history if "eval_loss" in h]
+            done = last and last[-1].get("step") == trainer.state.global_step
+            eval_loss = last[-1]["eval_loss"] if done else trainer.evaluate()["eval_loss"]
 
         # Save next to the target and rename, so a killed run never leaves a complete-looking adapter.
-        staging = work / "adapter"
-        trainer.model.save_pretrained(staging)
-        tokenizer.save_pretrained(staging)
-        # What the adapter was trained on top of, so models.load_for_inference needs only this directory.
-        write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb})
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        staging.rename(out_dir)
-        if checkpoint_root is not None:  # the adapter is in place: this run's checkpoints and unused others go
-            lock.close()
-            _remove_unused_runs(Path(checkpoint_root))
+        # save_model is collective (FSDP gathers the adapter's shards) and writes on process 0 only.
+        staging = (work or run_dir) / "adapter"
+        trainer.save_model(str(staging))
+        if main_process:
+            # What the adapter was trained on top of, so models.load_for_inference needs only this directory.
+            write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb})
+            (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle of the args; params.yaml says it all
+            if out_dir.exists():
+                shutil.rmtree(out_dir)
+            staging.rename(out_dir)
+            if checkpoint_root is not None:  # the adapter is in place: this run's checkpoints and unused others go
+                lock.close()
+                _remove_unused_runs(Path(checkpoint_root))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
         if lock is not None:
             lock.close()
 
-    trainable, total = trainer.model.get_nb_trainable_parameters()
     # Tokens and seconds of this run only (a resumed run's log history starts with the earlier run's).
     resumed_step = _step(resume) if resume is not None else 0
     tokens = max((log.get("num_tokens", 0) for log in trainer.state.log_history), default=0) - max(
@@ -253,19 +278,42 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         "train_rows": len(train_set),
         "steps": trainer.state.global_step,
         "resumed_from_step": resumed_step,
+        "processes": int(os.environ.get("WORLD_SIZE", 1)),
         "train_seconds": round(seconds, 1),
-        "train_tokens_per_s": round(tokens / seconds, 1) if tokens else None,
+        "train_tokens_per_s": round(tokens / seconds, 1) if tokens else None,  # all processes' tokens
         "trainable_params": trainable,
         "trainable_percent": round(100 * trainable / total, 3),
         "loaded_in_4bit": bool(getattr(model, "is_loaded_in_4bit", False)),
     }
-    write_json(metrics_path, metrics)
-    print(json.dumps(metrics, indent=2))
+    if main_process:
+        write_json(metrics_path, metrics)
+        print(json.dumps(metrics, indent=2))
     return trainer, metrics
 
 
+def one_gpu() -> None:
+    """Show a plain (not launched) run one GPU: with several visible, the Trainer would wrap the model in
+    nn.DataParallel, which TRL refuses. Set before CUDA starts; the first visible GPU is kept."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if "LOCAL_RANK" not in os.environ and (visible is None or "," in visible):
+        os.environ["CUDA_VISIBLE_DEVICES"] = (visible or "0").split(",")[0].strip()
+
+
 def main(stage: str) -> None:
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    one_gpu()  # before anything starts CUDA (importing the libraries may); undone below for a launch
     p = params.load(stage)
+    if p.num_processes > 1 and "LOCAL_RANK" not in os.environ:
+        # The same stage, re-run under `accelerate launch` (DDP or FSDP, as `launch:` says). exec, so that
+        # DVC's process is the launcher, which stops every worker when it is stopped.
+        if visible is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+        argv = [sys.executable, "-m", "accelerate.commands.launch", *params.launch_argv(f"{stage}.launch", p.launch),
+                sys.argv[0], *sys.argv[1:]]
+        print("launching:", " ".join(argv[1:]), file=sys.stderr, flush=True)
+        os.execv(sys.executable, argv)
     out_dir = Path("models") / stage.removeprefix("train_")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:

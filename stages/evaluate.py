@@ -10,10 +10,13 @@ metrics per model with bootstrap 95% intervals to metrics/eval.json; every compa
 bootstrap 95% interval, flips) to metrics/delta.json.
 """
 import json
+import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+import torch
 
 from ftlab import generation, judge, metrics, models, params, probe, triage
 from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
@@ -79,11 +82,39 @@ def run_probe(name, model, tokenizer) -> dict:
     return probe.summary(replies) | {"general_perplexity": probe.perplexity(model, tokenizer, general_text)}
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# Outputs are staged in data/.eval-<pid>-*/ and renamed to data/eval only when every model is scored,
+# so a killed run never leaves a data/eval that looks complete. A killed run's staging directory is
+# removed here, at the next run (only those of processes that are gone).
 OUT.parent.mkdir(parents=True, exist_ok=True)
-staging = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=".eval-"))
+for stale in OUT.parent.glob(".eval-*"):
+    pid = stale.name.split("-")[1]
+    if stale.is_dir() and (not pid.isdigit() or not _alive(int(pid))):
+        shutil.rmtree(stale, ignore_errors=True)
+staging = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=f".eval-{os.getpid()}-"))
 scored, probed, probe_metrics, judge_metrics = {}, {}, {}, {}
 for finetune, (base_name, stage) in metrics.PAIRS.items():
-    train_params = params.load(stage)
+    train_params = params.load(stage).for_device(torch.cuda.is_available())  # on CUDA: its on_cuda bnb
+    # The adapter must be evaluated on the base it was trained on: a base of the same shape but other
+    # weights would load without an error and give meaningless numbers (adapters saved before
+    # ftlab_base.json existed are not checked).
+    trained_on = Path("models") / finetune / models.BASE_FILE
+    if trained_on.is_file():
+        was = json.loads(trained_on.read_text()).get("base_model")
+        if was != train_params.base_model.model_dump():
+            shutil.rmtree(staging)
+            sys.exit(f"error: models/{finetune}: trained on base_model {was} (its {models.BASE_FILE}), but params.yaml "
+                     f"{stage}.base_model is {train_params.base_model.model_dump()}; run {stage} again (dvc repro) "
+                     "or restore the params")
     try:
         from transformers import BitsAndBytesConfig
 

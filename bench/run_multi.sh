@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Issue 6 (two GPUs, kind nvidia-h200-x2) and issue 9's memory follow-up, in one device call:
+# Parts (second argument, comma-separated; default all):
+#   stage1, stage2: ftlab's own recipe (bench/stage_gpu.py: params.yaml's on_cuda profile) on 1 GPU, and under its
+#      launch: path with DDP on 2 GPUs at the same global batch (8 rows per GPU);
+#   lora1, lora2: the 0.5B LoRA at the profile's settings on 1 GPU and on 2 (scaling), and on 2 at 1 GPU's global batch
+#   qlora1, qlora2: 7B QLoRA, rows of 2048, 2 per GPU: 1 GPU, and FSDP2 over 2 GPUs (per-GPU peak memory)
+#   qlora1b: the 1-GPU 7B layout of qlora1 at 4 and 8 rows of 2048 per step (issue 9's 12,000 tokens/s goal)
+#   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (ftlab loss_chunk_tokens)
+# On the GPU machine: tar xzf gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/site:$PYTHONPATH; bash bench/run_multi.sh $OUT [PARTS]
+out=${1:-bench/out}; parts=${2:-all}; mkdir -p "$out"
+# NVLink multicast stays off (the device tool's KINDS.md: it can take the host's GPUs out of service).
+export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
+S="timeout 150 python3 bench/stage_gpu.py --json $out/stage.json"
+{
+python3 -c 'import torch; print("GPUs:", torch.cuda.device_count(), torch.cuda.get_device_name(0))'
+has() { [[ ,$parts, == *,$1,* || $parts == all ]]; }
+has stage1 && $S --name 0.5b-lora-stage-1gpu
+has stage2 && $S --name 0.5b-lora-stage-b8-ddp-2gpu --set sft.per_device_train_batch_size=8 --set launch.num_processes=2 \
+     --set launch.multi_gpu=true --set launch.main_process_port=29518
+has lora1 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-1gpu --out "$out" --timeout 120
+has lora2 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-ddp-2gpu,0.5b-lora-pad8-ddp-2gpu --out "$out" --timeout 120
+has qlora1 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-1gpu --out "$out" --timeout 170
+has qlora2 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-fsdp-2gpu --out "$out" --timeout 170
+has qlora1b && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b4-1gpu,7b-qlora-2048-b8-1gpu --out "$out" --timeout 150
+has mem && python3 bench/run_all.py --groups mem9 --out "$out" --timeout 150
+} 2>&1 | tee -a "$out/run_multi.log"

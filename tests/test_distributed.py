@@ -1,0 +1,94 @@
+"""The multi-process path on the CPU: `launch: {num_processes: 2, multi_gpu: true}` re-runs the train
+stage under `accelerate launch` (two processes, gloo), on a tiny model built from config. At the same
+global batch (2 processes x 2 rows against 1 process x 4 rows, no dropout) DDP must give the same
+adapter as one process, up to float reduction order, and one adapter, one metrics file, one curve."""
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from ftlab import params
+from ftlab.io import write_jsonl
+from tests.conftest import REPO, triage_row
+
+
+def _workdir(root, tiny_model_dir, launch, batch):
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    t = data["train_lora"]
+    t["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
+    t["lora"]["lora_dropout"] = 0.0  # dropout masks are drawn per process: off, so the runs can match
+    t["sft"].update(per_device_train_batch_size=batch, eval_steps=2, save_steps=2, learning_rate=1e-2,
+                    warmup_steps=0, ddp_find_unused_parameters=False)
+    t["launch"] = launch
+    root.mkdir()
+    (root / "params.yaml").write_text(yaml.safe_dump(data))
+    write_jsonl(root / "data/prepared/train.jsonl", [triage_row(i) for i in range(8)])
+    write_jsonl(root / "data/prepared/val.jsonl", [triage_row(i) for i in range(50, 54)])
+    return root
+
+
+def _train(cwd):
+    result = subprocess.run([sys.executable, str(REPO / "stages/train_lora.py")], cwd=cwd, capture_output=True,
+                            text=True, env={**os.environ, "FTLAB_CACHE": str(cwd / ".cache")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def test_two_processes_train_the_same_adapter_as_one_at_the_same_global_batch(tmp_path, tiny_model_dir):
+    two = _workdir(tmp_path / "two", tiny_model_dir, {"num_processes": 2, "multi_gpu": True}, batch=2)
+    one = _workdir(tmp_path / "one", tiny_model_dir, None, batch=4)
+    log = _train(two)
+    _train(one)
+
+    assert "launching: -m accelerate.commands.launch --multi_gpu --num_processes 2" in log.stderr
+    m2, m1 = (json.loads((d / "metrics/train_lora.json").read_text()) for d in (two, one))
+    assert m2["processes"] == 2 and m1["processes"] == 1
+    assert m2["steps"] == m1["steps"] == 2  # 8 rows, 4 per optimizer step either way
+    a2, a1 = (load_file(d / "models/lora/adapter_model.safetensors") for d in (two, one))
+    assert a2.keys() == a1.keys()
+    assert any(v.abs().sum() > 0 for k, v in a2.items() if "lora_B" in k)  # it trained
+    for k in a1:
+        assert torch.allclose(a2[k], a1[k], atol=1e-5), k
+    assert abs(m2["train_loss"] - m1["train_loss"]) < 1e-4 and abs(m2["eval_loss"] - m1["eval_loss"]) < 1e-4
+    # One process wrote the curves: every step once, and no scratch or checkpoints left behind.
+    losses = (two / "dvclive/train_lora/plots/metrics/loss.tsv").read_text().splitlines()[1:]
+    assert [int(line.split("\t")[0]) for line in losses] == [1, 2]
+    assert not list((two / "models").glob(".lora-work-*"))
+    assert not any((two / ".cache/checkpoints/train_lora").iterdir())
+
+
+@pytest.mark.parametrize("launch, expected", [
+    ({"num_processes": 2, "multi_gpus": True}, "train_lora.launch.multi_gpus: not an `accelerate launch` option (did you mean 'multi_gpu'?)"),
+    ({"num_processes": "two"}, "train_lora.launch: argument --num_processes"),
+    ({"num_processes": 0}, "train_lora.launch.num_processes: 0 is out of range"),
+    ({"use_fsdp": "yes"}, "train_lora.launch.use_fsdp: a switch: write true or false"),
+])
+def test_bad_launch_keys_name_the_key(launch, expected):
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["train_lora"]["launch"] = launch
+    with pytest.raises(params.ParamsError) as e:
+        params.parse("train_lora", data)
+    assert expected in str(e.value)
+
+
+def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    p = params.parse("train_lora", data)
+    assert p.for_device(False) is p
+    gpu = p.for_device(True)
+    assert gpu.sft["per_device_train_batch_size"] == p.on_cuda.sft["per_device_train_batch_size"]
+    assert gpu.sft["learning_rate"] == p.sft["learning_rate"] or "learning_rate" in p.on_cuda.sft
+    q = params.parse("train_qlora", data).for_device(True)
+    assert q.bnb["bnb_4bit_compute_dtype"] == "bfloat16" and q.bnb["load_in_4bit"] is True
+    data["train_lora"]["on_cuda"]["sft"]["per_device_train_batchsize"] = 8
+    with pytest.raises(params.ParamsError, match="train_lora.on_cuda.sft.per_device_train_batchsize: not a SFTConfig"):
+        params.parse("train_lora", data)
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["train_lora"]["on_cuda"]["bnb"] = {"load_in_4bit": True}
+    with pytest.raises(params.ParamsError, match="train_lora.on_cuda.bnb: there is no `bnb:` section"):
+        params.parse("train_lora", data)
