@@ -6,7 +6,7 @@ state are per case, then prints one table (tokens/s non-pad, MFU, peak GiB, fina
 --results (a list of {name, tokens_per_s | new_tokens_per_s, peak_gib, mfu, final_loss, ...}) and
 <out>/table.md. A case that fails or runs out of memory is a row with its error, not a crash.
 
-MFU = 4 x N_matmul x tokens/s / 989e12 for LoRA/QLoRA training (frozen base: forward 2N + backward
+MFU = 4 x N_matmul x tokens/s / (989e12 x GPUs) for LoRA/QLoRA training (frozen base: forward 2N + backward
 to the activations 2N; N_matmul = decoder Linear weights + LM head: 0.5B 475M, 7B 7.07B; attention
 scores and recomputation not counted) and 2 x N_matmul x (prompt + new tokens)/s / 989e12 for
 generation; 989 TFLOP/s is the H200's dense bf16 datasheet peak (the measured matmul ceiling is
@@ -228,7 +228,7 @@ def main():
     # Loss curves: the fast settings against the seed's on the same rows, step by step
     notes = []
     pairs = [("0.5b-lora-seed", o) for o in ("0.5b-lora-fast", "0.5b-lora-pad16-sdpa", "0.5b-lora-fast-compile")]
-    pairs += [("0.5b-lora-pad16-1gpu", "0.5b-lora-pad8-ddp-2gpu"), ("0.5b-lora-stage-1gpu", "0.5b-lora-stage-b8-ddp-2gpu")]
+    pairs += [("0.5b-lora-pad16-1gpu", "0.5b-lora-pad8-ddp-2gpu")]
     for base, other in pairs:
         seed, cur = by.get(base, {}).get("losses"), by.get(other, {}).get("losses")
         if seed and cur:

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Issue 6 (two GPUs, kind nvidia-h200-x2) and issue 9's memory follow-up, in one device call:
 # Parts (second argument, comma-separated; default all):
-#   stage1, stage2: ftlab's own recipe (bench/stage_gpu.py: params.yaml's on_cuda profile) on 1 GPU, and under its
-#      launch: path with DDP on 2 GPUs at the same global batch (8 rows per GPU);
+#   stage1, stage2: ftlab's own recipe (bench/stage_gpu.py: params.yaml's on_cuda profile, 16 rows per GPU) on
+#      1 GPU, and under its launch: path with DDP on 2 GPUs;
+#   stageq: ftlab's own recipe for QLoRA under launch: with FSDP2 on 2 GPUs (0.5B, 128 rows), adapter saved and checked
 #   lora1, lora2: the 0.5B LoRA at the profile's settings on 1 GPU and on 2 (scaling), and on 2 at 1 GPU's global batch
 #   qlora1, qlora2: 7B QLoRA, rows of 2048, 2 per GPU: 1 GPU, and FSDP2 over 2 GPUs (per-GPU peak memory)
 #   qlora1b: the 1-GPU 7B layout of qlora1 at 4 and 8 rows of 2048 per step (issue 9's 12,000 tokens/s goal)
@@ -17,8 +18,14 @@ S="timeout 150 python3 bench/stage_gpu.py --json $out/stage.json"
 python3 -c 'import torch; print("GPUs:", torch.cuda.device_count(), torch.cuda.get_device_name(0))'
 has() { [[ ,$parts, == *,$1,* || $parts == all ]]; }
 has stage1 && $S --name 0.5b-lora-stage-1gpu
-has stage2 && $S --name 0.5b-lora-stage-b8-ddp-2gpu --set sft.per_device_train_batch_size=8 --set launch.num_processes=2 \
-     --set launch.multi_gpu=true --set launch.main_process_port=29518
+has stage2 && $S --name 0.5b-lora-stage-ddp-2gpu --set launch.num_processes=2 --set launch.multi_gpu=true \
+     --set launch.main_process_port=29518
+# ftlab's own FSDP2 + QLoRA path (the 0.5B, so that it is quick): the stage's collective adapter save
+has stageq && $S --name 0.5b-qlora-stage-fsdp-2gpu --stage train_qlora --set on_cuda.max_train_rows=128 \
+     --set on_cuda.sft.num_train_epochs=1 --set on_cuda.sft.optim=adamw_torch --set bnb.bnb_4bit_quant_storage=bfloat16 --set launch.num_processes=2 \
+     --set launch.use_fsdp=true --set launch.fsdp_version=2 --set launch.fsdp_auto_wrap_policy=TRANSFORMER_BASED_WRAP \
+     --set launch.fsdp_transformer_layer_cls_to_wrap=Qwen2DecoderLayer --set launch.fsdp_cpu_ram_efficient_loading=false \
+     --set launch.main_process_port=29519
 has lora1 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-1gpu --out "$out" --timeout 120
 has lora2 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-ddp-2gpu,0.5b-lora-pad8-ddp-2gpu --out "$out" --timeout 120
 has qlora1 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-1gpu --out "$out" --timeout 170

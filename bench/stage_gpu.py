@@ -28,7 +28,7 @@ import torch  # noqa: E402
 import yaml  # noqa: E402
 
 import common  # noqa: E402
-from ftlab import params, train  # noqa: E402
+from ftlab import models, params, train  # noqa: E402
 
 
 def random_base(size: str, tokenizer_dir: Path) -> Path:
@@ -58,7 +58,7 @@ def main():
     ap.add_argument("--json", default="bench/out/stage.json")
     a = ap.parse_args()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    train.one_gpu()  # as the stage does, before CUDA starts
+    models.one_gpu()  # as the stage does, before CUDA starts
 
     data = params.read_yaml()
     section = data[a.stage]
@@ -101,11 +101,16 @@ def main():
     if int(os.environ.get("RANK", 0)) != 0:
         return
     eff = p.for_device(torch.cuda.is_available())
+    from safetensors.torch import load_file
+
+    adapter = load_file(work / "adapter" / "adapter_model.safetensors")  # what the stage saved (FSDP: gathered)
+    lora_b = [v for k, v in adapter.items() if "lora_B" in k]
     rec = {"name": a.name, "tokens_per_s": m["train_tokens_per_s"], "peak_gib": round(peak, 2) if peak else None,
-           "mfu": round(common.train_mfu(a.size, m["train_tokens_per_s"]), 4) if a.size != "tiny" and m["train_tokens_per_s"] else None,
+           "mfu": round(common.train_mfu(a.size, m["train_tokens_per_s"]) / m["processes"], 4) if a.size != "tiny" and m["train_tokens_per_s"] else None,
            "final_loss": m["train_loss"], "eval_loss": m["eval_loss"], "steps": m["steps"], "processes": m["processes"],
            "train_seconds": m["train_seconds"], "train_rows": m["train_rows"], "stage": a.stage, "set": a.set,
-           "sft": eff.sft, "model": eff.model.model_dump(), "launch": p.launch,
+           "sft": eff.sft, "model": eff.model.model_dump(), "launch": p.launch, "bnb": eff.bnb,
+           "adapter_tensors": len(adapter), "lora_b_trained": sum(bool(v.abs().sum() > 0) for v in lora_b),
            "losses": [(h["step"], round(h["loss"], 5)) for h in trainer.state.log_history if "loss" in h]}
     common.append_json(a.json, rec)
     print(json.dumps({k: v for k, v in rec.items() if k != "losses"}), flush=True)

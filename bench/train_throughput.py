@@ -146,7 +146,7 @@ def main(argv=None):
     rec = {
         "name": a.name, "model": a.model, "mode": a.mode, "attn": a.attn,
         "tokens_per_s": round(tps, 1) if tps else None,
-        "mfu": round(common.train_mfu(a.model, tps), 4) if tps and a.model != "tiny" else None,
+        "mfu": round(common.train_mfu(a.model, tps) / world, 4) if tps and a.model != "tiny" else None,  # per GPU
         "peak_gib": round(peak, 2) if peak is not None else None,
         "peak_gib_max": round(peak_max, 2) if peak_max is not None else None, "processes": world,
         "loss_chunk": a.loss_chunk,

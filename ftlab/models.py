@@ -27,6 +27,43 @@ class ModelSourceError(Exception):
     """A base model or adapter that cannot be found or loaded; the message says what to do."""
 
 
+def one_gpu() -> None:
+    """Show a plain (not `accelerate launch`ed) process one GPU, before CUDA starts: with several visible the
+    Trainer would wrap the model in nn.DataParallel, which TRL refuses. It takes the first visible GPU that
+    no other ftlab process holds (an flock per GPU, kept until the process ends), so that concurrent runs,
+    such as `dvc queue start -j N` workers on an N-GPU box, spread over the GPUs."""
+    import fcntl
+    import subprocess
+
+    if "LOCAL_RANK" in os.environ:
+        return
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:  # every GPU; count them without starting CUDA in this process
+        try:
+            listing = subprocess.run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30).stdout
+        except (OSError, subprocess.SubprocessError):
+            listing = ""
+        visible = ",".join(str(i) for i in range(sum(line.startswith("GPU ") for line in listing.splitlines())))
+    gpus = [g.strip() for g in visible.split(",") if g.strip()]
+    if len(gpus) <= 1:
+        return
+    locks = Path(tempfile.gettempdir()) / "ftlab-gpu-locks"
+    locks.mkdir(exist_ok=True)
+    for gpu in gpus:
+        handle = open(locks / f"gpu-{gpu}.lock", "w")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            continue
+        one_gpu.lock = handle  # held for the life of the process
+        break
+    else:
+        gpu = gpus[0]  # all taken: share the first
+    print(f"note: {len(gpus)} GPUs visible; this process uses GPU {gpu} (train_*.launch runs on several)", file=sys.stderr)
+    os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+
+
 def cache_dir() -> Path:
     return Path(os.environ.get("FTLAB_CACHE", ".cache/ftlab"))
 

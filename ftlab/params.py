@@ -392,6 +392,10 @@ def parse(stage: str, data: dict):
                 check_library_section(f"{stage}.on_cuda.bnb", section.on_cuda.bnb, BitsAndBytesConfig)
         if section.launch is not None:
             launch_argv(f"{stage}.launch", section.launch)
+            optim = str(section.for_device(True).sft.get("optim", ""))
+            if section.launch.get("use_fsdp") and "8bit" in optim:  # seen on two H200s (bench/RESULTS.md)
+                raise ParamsError(f"{stage}.sft.optim: {optim} cannot update FSDP's sharded parameters (bitsandbytes "
+                                  "refuses DTensors); with launch.use_fsdp write optim: adamw_torch")
     return section
 
 

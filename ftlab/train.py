@@ -52,6 +52,10 @@ def sft_config(p: params.Train, output_dir: str):
         print(f"note: no CUDA, so sft.optim {sft['optim']} -> adamw_torch", file=sys.stderr)
         sft["optim"] = "adamw_torch"
     sft.setdefault("bf16", cuda)
+    report_to = sft.get("report_to")
+    if "wandb" in ([report_to] if isinstance(report_to, str) else report_to or []) and not os.environ.get("WANDB_API_KEY"):
+        # No key: log to ./wandb/offline-run-* (git-ignored) instead of asking for a login; `wandb sync` uploads it later
+        os.environ.setdefault("WANDB_MODE", "offline")
     return SFTConfig(output_dir=output_dir, use_cpu=not cuda, **sft)
 
 
@@ -245,6 +249,8 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         # Save next to the target and rename, so a killed run never leaves a complete-looking adapter.
         # save_model is collective (FSDP gathers the adapter's shards) and writes on process 0 only.
         staging = (work or run_dir) / "adapter"
+        if trainer.is_fsdp_enabled:  # gather the adapter into one file, not one shard per process
+            trainer.accelerator.state.fsdp_plugin.set_state_dict_type("FULL_STATE_DICT")
         trainer.save_model(str(staging))
         if main_process:
             # What the adapter was trained on top of, so models.load_for_inference needs only this directory.
@@ -291,17 +297,9 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     return trainer, metrics
 
 
-def one_gpu() -> None:
-    """Show a plain (not launched) run one GPU: with several visible, the Trainer would wrap the model in
-    nn.DataParallel, which TRL refuses. Set before CUDA starts; the first visible GPU is kept."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    if "LOCAL_RANK" not in os.environ and (visible is None or "," in visible):
-        os.environ["CUDA_VISIBLE_DEVICES"] = (visible or "0").split(",")[0].strip()
-
-
 def main(stage: str) -> None:
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    one_gpu()  # before anything starts CUDA (importing the libraries may); undone below for a launch
+    models.one_gpu()  # before anything starts CUDA (importing the libraries may); undone below for a launch
     p = params.load(stage)
     if p.num_processes > 1 and "LOCAL_RANK" not in os.environ:
         # The same stage, re-run under `accelerate launch` (DDP or FSDP, as `launch:` says). exec, so that

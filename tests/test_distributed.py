@@ -92,3 +92,12 @@ def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
     data["train_lora"]["on_cuda"]["bnb"] = {"load_in_4bit": True}
     with pytest.raises(params.ParamsError, match="train_lora.on_cuda.bnb: there is no `bnb:` section"):
         params.parse("train_lora", data)
+
+
+def test_fsdp_with_an_8bit_optimizer_is_refused_before_any_work():
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["train_qlora"]["launch"] = {"num_processes": 2, "use_fsdp": True, "fsdp_version": 2}
+    with pytest.raises(params.ParamsError, match="train_qlora.sft.optim: paged_adamw_8bit cannot update FSDP"):
+        params.parse("train_qlora", data)
+    data["train_qlora"]["sft"]["optim"] = "adamw_torch"
+    assert params.parse("train_qlora", data).num_processes == 2

@@ -42,3 +42,26 @@ def test_adapter_directory_without_config(tmp_path, tiny_model_dir):
     model = models.load_model(BaseModelSpec(source="local", path=str(tiny_model_dir)))
     with pytest.raises(models.ModelSourceError, match="no adapter_config.json"):
         models.load_adapter(model, tmp_path)
+
+
+def test_concurrent_plain_runs_take_different_gpus(tmp_path):
+    """models.one_gpu: a process that holds GPU 3 makes the next one take GPU 5, and each sees only its own."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("import os, sys, time; from ftlab import models; models.one_gpu(); "
+            "print(os.environ['CUDA_VISIBLE_DEVICES'], flush=True); time.sleep(float(sys.argv[1]))")
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "3,5", "TMPDIR": str(tmp_path)}
+    first = subprocess.Popen([sys.executable, "-c", code, "30"], env=env, stdout=subprocess.PIPE, text=True)
+    try:
+        assert first.stdout.readline().strip() == "3"
+        second = subprocess.run([sys.executable, "-c", code, "0"], env=env, capture_output=True, text=True)
+        assert second.stdout.strip() == "5" and "uses GPU 5" in second.stderr
+    finally:
+        first.kill()
+        first.wait()
+    third = subprocess.run([sys.executable, "-c", code, "0"], env=env, capture_output=True, text=True)
+    assert third.stdout.strip() == "3"  # the lock went with the process
+    launched = subprocess.run([sys.executable, "-c", code, "0"], env={**env, "LOCAL_RANK": "1"}, capture_output=True, text=True)
+    assert launched.stdout.strip() == "3,5"  # accelerate launch places its own processes

@@ -88,3 +88,20 @@ def test_empty_training_split_stops_with_a_clear_message(tmp_path, tiny_model_di
     write_jsonl(tmp_path / "data" / "val.jsonl", [])
     with pytest.raises(SystemExit, match="train.jsonl has no rows"):
         train.train(tmp_path / "data", tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
+
+
+def test_report_to_wandb_logs_offline_without_a_key(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("WANDB_DIR", str(tmp_path))
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    p = _params("train_lora", tiny_model_dir, report_to=["wandb"], eval_steps=2)
+    _, metrics = train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", p)
+    assert metrics["steps"] == 3
+    import wandb
+
+    wandb.finish()  # what the stage's exit does: flush the run
+    runs = list((tmp_path / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1  # offline, no login asked, nothing sent
+    logged = b"".join(f.read_bytes() for f in runs[0].glob("*.wandb"))
+    assert b"train/loss" in logged and b"eval/loss" in logged
