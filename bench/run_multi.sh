@@ -7,7 +7,7 @@
 #   lora1, lora2: the 0.5B LoRA at the profile's settings on 1 GPU and on 2 (scaling), and on 2 at 1 GPU's global batch
 #   qlora1, qlora2: 7B QLoRA, rows of 2048, 2 per GPU: 1 GPU, and FSDP2 over 2 GPUs (per-GPU peak memory)
 #   qlora1b: the 1-GPU 7B layout of qlora1 at 4 and 8 rows of 2048 per step (issue 9's 12,000 tokens/s goal)
-#   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (ftlab loss_chunk_tokens)
+#   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (TRL's _CHUNKED_LOGPROB_CHUNK_SIZE)
 # On the GPU machine: tar xzf gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/site:$PYTHONPATH; bash bench/run_multi.sh $OUT [PARTS]
 out=${1:-bench/out}; parts=${2:-all}; mkdir -p "$out"
 # NVLink multicast stays off (the device tool's KINDS.md: it can take the host's GPUs out of service).

@@ -56,7 +56,7 @@ def main(argv=None):
     ap.add_argument("--no-kbit-upcast", action="store_true",
                     help="QLoRA: skip prepare_model_for_kbit_training's fp32 upcast (only enable input grads)")
     ap.add_argument("--loss-chunk", type=int, default=None,
-                    help="tokens per chunk of TRL's fused LM head + loss (ftlab's loss_chunk_tokens; TRL's default 32768)")
+                    help="tokens per chunk of TRL's fused LM head + loss (trl.trainer.utils._CHUNKED_LOGPROB_CHUNK_SIZE; TRL's default 32768)")
     ap.add_argument("--skip", type=int, default=3, help="optimizer steps left out of the timing")
     ap.add_argument("--json", default="bench/out/train.json")
     ap.add_argument("--cpu", action="store_true", help="smoke test on the CPU (tiny model)")

@@ -112,6 +112,10 @@ def _has_content(value) -> bool:
     return value is not None and value != "" and value != [] and value != {}
 
 
+# <report>, </REPLY >, < /report x="1"> ...: any spelling of our two tags that a model might read as one
+_TAG = re.compile(r"<\s*/?\s*(report|reply)\b[^>]*>", re.IGNORECASE)
+
+
 def request_for(a, report: str, obj: Optional[dict]) -> Optional[claude.Request]:
     """The judge request for one row (`a`: params.AnthropicJudge), or None when there is nothing to
     judge: no JSON object in the reply, or neither summary nor affected_services in it."""
@@ -121,8 +125,7 @@ def request_for(a, report: str, obj: Optional[dict]) -> Optional[claude.Request]
     # The report is data, never instructions: a report that writes the tags itself (to close <report>
     # early and pose as the reply, say) has them escaped, so the judge sees one report and one reply.
     # Ordinary reports are sent unchanged (their cached verdicts stay valid).
-    for tag in ("report", "reply"):
-        report = report.replace(f"<{tag}>", f"&lt;{tag}&gt;").replace(f"</{tag}>", f"&lt;/{tag}&gt;")
+    report = _TAG.sub(lambda m: m.group(0).replace("<", "&lt;").replace(">", "&gt;"), report)
     content = (f"<report>\n{report}\n</report>\n"
                f"<reply>\n{json.dumps(fields, ensure_ascii=False, indent=1)}\n</reply>")
     return claude.Request(model=a.model, max_tokens=a.max_tokens, system=RUBRIC,

@@ -28,7 +28,7 @@ class ParamsError(Exception):
 
 
 class Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=False)
 
 
 class BaseModelSpec(Section):
@@ -175,7 +175,9 @@ def launch_argv(where: str, launch: dict) -> list[str]:
     from accelerate.commands.launch import launch_command_parser
 
     parser = launch_command_parser()
-    actions = {a.dest: a for a in parser._actions if a.option_strings and a.dest not in ("help", "config_file")}
+    # Not choices of a training run: what to launch (the stage) and where the rest of the settings come from.
+    actions = {a.dest: a for a in parser._actions if a.option_strings
+               and a.dest not in ("help", "config_file", "module", "no_python", "cpu", "use_cpu")}
     argv = []
     for key, value in launch.items():
         action = actions.get(key)
@@ -199,6 +201,9 @@ def launch_argv(where: str, launch: dict) -> list[str]:
     parsed = parser.parse_args([*argv, "stage.py"])
     if parsed.num_processes is not None and parsed.num_processes < 1:
         raise ParamsError(f"{where}.num_processes: {parsed.num_processes} is out of range [1, inf]")
+    if (parsed.num_processes or 1) == 1 and set(launch) - {"num_processes"}:
+        raise ParamsError(f"{where}: {', '.join(sorted(set(launch) - {'num_processes'}))} would be ignored: the stage "
+                          "runs one plain process unless num_processes is 2 or more")
     return argv
 
 
@@ -341,10 +346,15 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     def construct_mapping(self, node, deep=False):
         seen = set()
         for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":  # `<<: *anchor`: PyYAML merges it (an override is no duplicate)
+                continue
             key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise ParamsError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}: keep one")
-            seen.add(key)
+            try:
+                if key in seen:
+                    raise ParamsError(f"duplicate key {key!r} at line {key_node.start_mark.line + 1}: keep one")
+                seen.add(key)
+            except TypeError:
+                raise ParamsError(f"a key that is a list or mapping at line {key_node.start_mark.line + 1}") from None
         return super().construct_mapping(node, deep=deep)
 
 
@@ -393,8 +403,9 @@ def parse(stage: str, data: dict):
         if section.launch is not None:
             launch_argv(f"{stage}.launch", section.launch)
             optim = str(section.for_device(True).sft.get("optim", ""))
-            if section.launch.get("use_fsdp") and "8bit" in optim:  # seen on two H200s (bench/RESULTS.md)
-                raise ParamsError(f"{stage}.sft.optim: {optim} cannot update FSDP's sharded parameters (bitsandbytes "
+            bnb_optim = "bnb" in optim or "8bit" in optim or "32bit" in optim or optim.startswith("paged_")
+            if section.launch.get("use_fsdp") and bnb_optim:  # seen on two H200s (bench/RESULTS.md)
+                raise ParamsError(f"{stage}.sft.optim: {optim} cannot update FSDP's sharded parameters (a bitsandbytes optimizer "
                                   "refuses DTensors); with launch.use_fsdp write optim: adamw_torch")
     return section
 

@@ -16,8 +16,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import torch
-
 from ftlab import generation, judge, metrics, models, params, probe, triage
 from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
 
@@ -57,7 +55,12 @@ few_shot_prompts = [[*prompt[:1], *examples, *prompt[1:]] if prompt[0]["role"] =
 
 
 def run(name, model, tokenizer, chat_prompts) -> list[dict]:
-    replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size, desc=name)
+    try:
+        replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size, desc=name)
+    except generation.PromptTooLong as e:  # e.g. few_shot_k long examples before a long report
+        shutil.rmtree(staging)
+        sys.exit(f"error: {name}: test row {rows[e.index]['id']}: {e.tokens} prompt tokens plus evaluate.max_new_tokens "
+                 f"exceed the model's context of {e.context}; lower evaluate.few_shot_k or max_new_tokens")
     losses = generation.answer_loss(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, answers)])
     out = [
         {"id": row["id"], **(metrics.score_row(text, gold, report) if gold else {}), "answer_loss": loss,
@@ -104,25 +107,20 @@ for stale in OUT.parent.glob(".eval-*"):
         shutil.rmtree(stale, ignore_errors=True)
 staging = Path(tempfile.mkdtemp(dir=OUT.parent, prefix=f".eval-{os.getpid()}-"))
 scored, probed, probe_metrics, judge_metrics = {}, {}, {}, {}
+# Each adapter must be evaluated on the base it was trained on (its ftlab_base.json, written by the train
+# stage): a base of the same shape but other weights would load without an error and give meaningless
+# numbers. Both are checked before any work.
 for finetune, (base_name, stage) in metrics.PAIRS.items():
-    train_params = params.load(stage).for_device(torch.cuda.is_available())  # on CUDA: its on_cuda bnb
-    # The adapter must be evaluated on the base it was trained on: a base of the same shape but other
-    # weights would load without an error and give meaningless numbers (adapters saved before
-    # ftlab_base.json existed are not checked).
+    spec = params.load(stage).base_model.model_dump()
     trained_on = Path("models") / finetune / models.BASE_FILE
-    if trained_on.is_file():
-        was = json.loads(trained_on.read_text()).get("base_model")
-        if was != train_params.base_model.model_dump():
-            shutil.rmtree(staging)
-            sys.exit(f"error: models/{finetune}: trained on base_model {was} (its {models.BASE_FILE}), but params.yaml "
-                     f"{stage}.base_model is {train_params.base_model.model_dump()}; run {stage} again (dvc repro) "
-                     "or restore the params")
-    try:
-        from transformers import BitsAndBytesConfig
-
-        quantization = BitsAndBytesConfig(**train_params.bnb) if train_params.bnb else None
-        tokenizer = models.load_tokenizer(train_params.base_model)
-        model = models.load_adapter(models.load_model(train_params.base_model, quantization), Path("models") / finetune)
+    was = json.loads(trained_on.read_text()).get("base_model") if trained_on.is_file() else None
+    if was != spec:
+        shutil.rmtree(staging)
+        sys.exit(f"error: models/{finetune}: trained on base_model {was} ({trained_on}), but params.yaml {stage}.base_model "
+                 f"is {spec}; run {stage} again (dvc repro) or restore the params")
+for finetune, (base_name, stage) in metrics.PAIRS.items():
+    try:  # the base as the adapter was trained on it (4 bits, compute dtype: its ftlab_base.json), plus the adapter
+        model, tokenizer = models.load_for_inference(Path("models") / finetune)
     except models.ModelSourceError as e:
         shutil.rmtree(staging)
         sys.exit(f"error: {stage}.{e}")

@@ -67,6 +67,9 @@ def test_two_processes_train_the_same_adapter_as_one_at_the_same_global_batch(tm
     ({"num_processes": "two"}, "train_lora.launch: argument --num_processes"),
     ({"num_processes": 0}, "train_lora.launch.num_processes: 0 is out of range"),
     ({"use_fsdp": "yes"}, "train_lora.launch.use_fsdp: a switch: write true or false"),
+    ({"num_processes": 1, "multi_gpu": True}, "train_lora.launch: multi_gpu would be ignored"),
+    ({"num_processes": 2, "config_file": "x.yaml"}, "train_lora.launch.config_file: not an `accelerate launch` option"),
+    ({"num_processes": 2, "module": True}, "train_lora.launch.module: not an `accelerate launch` option"),
 ])
 def test_bad_launch_keys_name_the_key(launch, expected):
     data = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -82,7 +85,10 @@ def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
     assert p.for_device(False) is p
     gpu = p.for_device(True)
     assert gpu.sft["per_device_train_batch_size"] == p.on_cuda.sft["per_device_train_batch_size"]
-    assert gpu.sft["learning_rate"] == p.sft["learning_rate"] or "learning_rate" in p.on_cuda.sft
+    assert gpu.sft["learning_rate"] == p.on_cuda.sft["learning_rate"] != p.sft["learning_rate"]
+    assert gpu.sft["seed"] == p.sft["seed"] and "seed" not in p.on_cuda.sft  # keys only in sft survive
+    assert p.max_train_rows == 32 and gpu.max_train_rows is None  # an explicit null: every row
+    assert gpu.model.attn_implementation == "sdpa" and p.model.attn_implementation is None
     q = params.parse("train_qlora", data).for_device(True)
     assert q.bnb["bnb_4bit_compute_dtype"] == "bfloat16" and q.bnb["load_in_4bit"] is True
     data["train_lora"]["on_cuda"]["sft"]["per_device_train_batchsize"] = 8
@@ -98,6 +104,9 @@ def test_fsdp_with_an_8bit_optimizer_is_refused_before_any_work():
     data = yaml.safe_load((REPO / "params.yaml").read_text())
     data["train_qlora"]["launch"] = {"num_processes": 2, "use_fsdp": True, "fsdp_version": 2}
     with pytest.raises(params.ParamsError, match="train_qlora.sft.optim: paged_adamw_8bit cannot update FSDP"):
+        params.parse("train_qlora", data)
+    data["train_qlora"]["sft"]["optim"] = "paged_adamw_32bit"  # any bitsandbytes optimizer
+    with pytest.raises(params.ParamsError, match="paged_adamw_32bit cannot update FSDP"):
         params.parse("train_qlora", data)
     data["train_qlora"]["sft"]["optim"] = "adamw_torch"
     assert params.parse("train_qlora", data).num_processes == 2
