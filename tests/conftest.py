@@ -4,6 +4,17 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+# Prepended to a training script run in a fresh interpreter: each optimizer step sleeps 0.4 s, so that a
+# test can kill the run between two checkpoints (the sleep changes no number).
+SLOW_STEPS = """
+import time, trl
+_step = trl.SFTTrainer.training_step
+def _slow(self, *args, **kwargs):
+    time.sleep(0.4)
+    return _step(self, *args, **kwargs)
+trl.SFTTrainer.training_step = _slow
+"""
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a hub
 
 

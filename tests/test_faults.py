@@ -19,7 +19,7 @@ import yaml
 
 from ftlab.io import read_jsonl, write_jsonl
 from tests import eval_inputs
-from tests.conftest import REPO, triage_row
+from tests.conftest import REPO, SLOW_STEPS, triage_row
 
 VENV_BIN = REPO / ".venv/bin"
 
@@ -110,13 +110,7 @@ def test_evaluate_refuses_an_adapter_trained_on_another_base(tmp_path, eval_dir)
 
 # train_qlora's own entry point (ftlab.train.main, as stages/train_qlora.py calls it), each optimizer
 # step slowed down so that the test can kill it between its first and second checkpoint.
-SLOW_TRAIN_QLORA = """
-import time, trl
-step = trl.SFTTrainer.training_step
-def slow(self, *args, **kwargs):
-    time.sleep(0.4)
-    return step(self, *args, **kwargs)
-trl.SFTTrainer.training_step = slow
+SLOW_TRAIN_QLORA = SLOW_STEPS + """
 from ftlab.train import main
 main("train_qlora")
 """

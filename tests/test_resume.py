@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from ftlab import params, train
 from ftlab.io import write_jsonl
-from tests.conftest import REPO, triage_row
+from tests.conftest import REPO, SLOW_STEPS, triage_row
 
 # Max |difference| allowed between a resumed run's adapter and an uninterrupted run's, and between two
 # uninterrupted runs. Measured on this CPU (torch 2.13, 2 threads): 0.0 for both, bit-identical.
@@ -27,17 +27,12 @@ STEPS, SAVE_STEPS = 6, 2  # 8 rows in batches of 2: 4 steps an epoch, so the che
 
 # The killed run: ftlab.train.train in a fresh interpreter, each optimizer step slowed down so the test
 # can kill it between its first and second checkpoint (the sleep changes no number).
-KILLED_RUN = """
-import sys, time
+KILLED_RUN = SLOW_STEPS + """
+import sys
 from pathlib import Path
-import trl, yaml
+import yaml
 from ftlab import params, train
 
-step = trl.SFTTrainer.training_step
-def slow(self, *args, **kwargs):
-    time.sleep(0.4)
-    return step(self, *args, **kwargs)
-trl.SFTTrainer.training_step = slow
 data, out, live, root = map(Path, sys.argv[1:5])
 p = params.parse("train_lora", yaml.safe_load(Path(sys.argv[5]).read_text()))
 train.train(data, out, out.parent / "metrics.json", p, live, checkpoint_root=root)
