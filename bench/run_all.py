@@ -138,6 +138,59 @@ def mem9():
     ]
 
 
+def long9():
+    """Issue 9, session 4: the longest row in 24 GiB with each layer's MLP in pieces of 4,096 tokens (ftlab's
+    mlp_chunk_tokens), on top of checkpointing + activation offloading + bf16 non-4-bit weights; and the 7B
+    QLoRA profile params.yaml ships (on_cuda: 8 rows x 2, paged 8-bit AdamW, bf16 compute, no recomputation)."""
+    j = json.dumps
+    q = ["--model", "7b", "--mode", "qlora", "--no-kbit-upcast"]
+    one = {**QMEM, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1}
+    long = [(f"7b-qlora-long-{n}-mlp4k", q + ["--mlp-chunk", "4096", "--rows", str(3 if n < 98304 else 2), "--fixed-len", str(n), "--skip", "1",
+                                              "--sft", j({**one, "max_length": n})], None) for n in (65536, 98304, 131072)]
+    shipped = {"optim": "paged_adamw_8bit", "activation_checkpointing": False, "per_device_train_batch_size": 8,
+               "gradient_accumulation_steps": 2, "max_length": 2048}
+    return long + [("7b-qlora-2048-shipped", q + ["--fixed-len", "2048", "--rows", "192", "--skip", "3", "--sft", j(shipped)], None)]
+
+
+def speed9():
+    """Issue 9, session 4: the 0.5B with Liger's Triton kernels (RMSNorm, SwiGLU, RoPE through TRL's use_liger_kernel;
+    TRL keeps its own fused LM head) at 256 rows a step (padding-free, flex) and at the profile's 16 padded rows,
+    each beside the same settings without them, and one profiled case (where the GPU time goes)."""
+    j = json.dumps
+    b256 = {**FAST_LORA, "per_device_train_batch_size": 256}
+    liger = {"use_liger_kernel": True}
+    r = ["--model", "0.5b", "--rows", "8192", "--skip", "6", "--attn", "flex_attention"]
+    p16 = ["--model", "0.5b", "--rows", "1280", "--skip", "6"]
+    return [
+        ("0.5b-lora-fast-b256-s4", r + ["--sft", j(b256)], None),
+        ("0.5b-lora-fast-b256-liger", r + ["--sft", j({**b256, **liger})], None),
+        ("0.5b-lora-pad16-s4", p16 + ["--sft", j(PAD16)], None),
+        ("0.5b-lora-pad16-liger", p16 + ["--sft", j({**PAD16, **liger})], None),
+        ("0.5b-lora-fast-b256-profile", ["--model", "0.5b", "--rows", "4096", "--skip", "5", "--profile", "2",
+                                         "--attn", "flex_attention", "--sft", j(b256)], None),
+    ]
+
+
+def speed9b():
+    """Issue 9, session 4, second call: Liger + no float32 copy of each LoRA input (--no-input-cast, what ftlab/train.py
+    does under autocast), at 256 rows a step and at the profile's 16, the copy alone at 16 (same loss expected), and
+    the shipped 7B QLoRA profile with both."""
+    j = json.dumps
+    b256 = {**FAST_LORA, "per_device_train_batch_size": 256}
+    liger = {"use_liger_kernel": True}
+    nc = ["--no-input-cast"]
+    shipped = {"optim": "paged_adamw_8bit", "activation_checkpointing": False, "per_device_train_batch_size": 8,
+               "gradient_accumulation_steps": 2, "max_length": 2048}
+    return [
+        ("0.5b-lora-fast-b256-liger-nocast", ["--model", "0.5b", "--rows", "8192", "--skip", "6", "--attn", "flex_attention",
+                                              "--sft", j({**b256, **liger})] + nc, None),
+        ("0.5b-lora-pad16-nocast", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft", j(PAD16)] + nc, None),
+        ("0.5b-lora-pad16-liger-nocast", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft", j({**PAD16, **liger})] + nc, None),
+        ("7b-qlora-2048-shipped-liger-nocast", ["--model", "7b", "--mode", "qlora", "--no-kbit-upcast", "--fixed-len", "2048",
+                                                "--rows", "192", "--skip", "3", "--sft", j({**shipped, **liger})] + nc, None),
+    ]
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--groups", default="lora05,gen,lora05x,qlora7")
@@ -185,8 +238,9 @@ def main():
     for g in groups:
         if a.report_only:
             break
-        if g in ("lora05", "lora05x", "qlora7", "multi", "mem9"):
-            cases = {"lora05": lora05, "lora05x": lora05x, "qlora7": qlora7, "multi": multi, "mem9": mem9}[g]()
+        if g in ("lora05", "lora05x", "qlora7", "multi", "mem9", "long9", "speed9", "speed9b"):
+            cases = {"lora05": lora05, "lora05x": lora05x, "qlora7": qlora7, "multi": multi, "mem9": mem9,
+                     "long9": long9, "speed9": speed9, "speed9b": speed9b}[g]()
             for name, args, *launcher in cases:
                 if only and name not in only:
                     continue
@@ -208,7 +262,7 @@ def main():
     for r in train:
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "steps", "error",
                                            "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "run", "losses",
-                                           "processes", "peak_gib_max", "loss_chunk") if k in r or k in ("name", "tokens_per_s")})
+                                           "processes", "peak_gib_max", "loss_chunk", "mlp_chunk", "no_input_cast") if k in r or k in ("name", "tokens_per_s")})
     for r in (json.loads((out / "stage.json").read_text()) if (out / "stage.json").is_file() else []):
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "eval_loss", "steps",
                                            "processes", "train_seconds", "train_rows", "sft", "model", "launch", "run", "losses")})

@@ -7,6 +7,10 @@
 #   lora1, lora2: the 0.5B LoRA at the profile's settings on 1 GPU and on 2 (scaling), and on 2 at 1 GPU's global batch
 #   qlora1, qlora2: 7B QLoRA, rows of 2048, 2 per GPU: 1 GPU, and FSDP2 over 2 GPUs (per-GPU peak memory)
 #   qlora1b: the 1-GPU 7B layout of qlora1 at 4 and 8 rows of 2048 per step (issue 9's 12,000 tokens/s goal)
+#   long9: 7B QLoRA one row of 65,536 / 98,304 / 131,072 tokens with mlp_chunk_tokens 4096; the shipped 7B profile
+#   speed9: 0.5B LoRA at 256 rows a step: Liger kernels, length-grouped padded sdpa, one profiled case
+#   speed9b: the same with no float32 copy of each LoRA input (what ftlab/train.py does under autocast), 7B shipped + Liger
+#   stage1s4: stage1 again with this session's params.yaml (Liger on) and ftlab/train.py (no input copies)
 #   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (TRL's _CHUNKED_LOGPROB_CHUNK_SIZE)
 # On the GPU machine: tar xzf gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/site:$PYTHONPATH; bash bench/run_multi.sh $OUT [PARTS]
 out=${1:-bench/out}; parts=${2:-all}; mkdir -p "$out"
@@ -31,5 +35,9 @@ has lora2 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-ddp-
 has qlora1 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-1gpu --out "$out" --timeout 170
 has qlora2 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-fsdp-2gpu --out "$out" --timeout 170
 has qlora1b && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b4-1gpu,7b-qlora-2048-b8-1gpu --out "$out" --timeout 150
+has long9 && python3 bench/run_all.py --groups long9 --out "$out" --timeout 200
+has speed9 && python3 bench/run_all.py --groups speed9 --out "$out" --timeout 130
+has speed9b && python3 bench/run_all.py --groups speed9b --out "$out" --timeout 130
+has stage1s4 && $S --name 0.5b-lora-stage-1gpu-s4
 has mem && python3 bench/run_all.py --groups mem9 --out "$out" --timeout 150
 } 2>&1 | tee -a "$out/run_multi.log"

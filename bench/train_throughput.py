@@ -57,6 +57,15 @@ def main(argv=None):
                     help="QLoRA: skip prepare_model_for_kbit_training's fp32 upcast (only enable input grads)")
     ap.add_argument("--loss-chunk", type=int, default=None,
                     help="tokens per chunk of TRL's fused LM head + loss (trl.trainer.utils._CHUNKED_LOGPROB_CHUNK_SIZE; TRL's default 32768)")
+    ap.add_argument("--mlp-chunk", type=int, default=None,
+                    help="run each layer's MLP this many tokens at a time, recomputed in backward (ftlab.train.chunk_mlps, "
+                         "params.yaml mlp_chunk_tokens)")
+    ap.add_argument("--no-input-cast", action="store_true",
+                    help="peft.helpers.disable_input_dtype_casting during training: under bf16 autocast PEFT's cast of "
+                         "each LoRA input to the adapter's float32 is copies that change no value (ftlab/train.py does this)")
+    ap.add_argument("--profile", type=int, default=0,
+                    help="profile this many optimizer steps after --skip with torch.profiler and print the top GPU kernels "
+                         "(slows those steps: a profiling case's tokens/s is not a throughput figure)")
     ap.add_argument("--skip", type=int, default=3, help="optimizer steps left out of the timing")
     ap.add_argument("--json", default="bench/out/train.json")
     ap.add_argument("--cpu", action="store_true", help="smoke test on the CPU (tiny model)")
@@ -108,16 +117,46 @@ def main(argv=None):
                 torch.cuda.synchronize()
             self.t[state.global_step] = time.perf_counter()
 
+    class Profile(TrainerCallback):
+        """torch.profiler over optimizer steps skip+1 .. skip+N: where the GPU time goes."""
+
+        def __init__(self):
+            self.prof = None
+
+        def on_step_begin(self, args, state, control, **kw):
+            if state.global_step == a.skip and self.prof is None:
+                self.prof = torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU,
+                                                               torch.profiler.ProfilerActivity.CUDA])
+                self.prof.__enter__()
+
+        def on_step_end(self, args, state, control, **kw):
+            if self.prof is not None and state.global_step == a.skip + a.profile:
+                if cuda:
+                    torch.cuda.synchronize()
+                self.prof.__exit__(None, None, None)
+                print(self.prof.key_averages().table(sort_by="self_cuda_time_total" if cuda else "self_cpu_time_total", row_limit=30, max_name_column_width=70),
+                      flush=True)
+                self.prof = False
+
     clock = Clock()
     trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                         peft_config=LoraConfig(**lora), callbacks=[clock])
+                         peft_config=LoraConfig(**lora), callbacks=[clock] + ([Profile()] if a.profile else []))
+    if a.mlp_chunk:  # after the Trainer, which may swap in Liger's MLP forward (as ftlab/train.py does)
+        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+        from ftlab.train import chunk_mlps
+
+        print(f"chunk_mlps: {chunk_mlps(trainer.model, a.mlp_chunk)} MLPs in pieces of {a.mlp_chunk} tokens", flush=True)
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     error = None
     t0 = time.perf_counter()
+    from peft.helpers import disable_input_dtype_casting
+
     try:
-        trainer.train()
+        # --no-input-cast: what ftlab/train.py does under autocast (no float32 copy of each LoRA input)
+        with disable_input_dtype_casting(trainer.model, active=a.no_input_cast):
+            trainer.train()
     except torch.OutOfMemoryError as e:
         error = f"OOM: {str(e).splitlines()[0][:160]}"
     wall = time.perf_counter() - t0
@@ -149,7 +188,8 @@ def main(argv=None):
         "mfu": round(common.train_mfu(a.model, tps) / world, 4) if tps and a.model != "tiny" else None,  # per GPU
         "peak_gib": round(peak, 2) if peak is not None else None,
         "peak_gib_max": round(peak_max, 2) if peak_max is not None else None, "processes": world,
-        "loss_chunk": a.loss_chunk,
+        "loss_chunk": a.loss_chunk, "mlp_chunk": a.mlp_chunk,
+        "no_input_cast": a.no_input_cast or None,
         "final_loss": round(final, 4) if final is not None else None,
         "steps": trainer.state.global_step, "rows": a.rows, "fixed_len": a.fixed_len,
         "dataset_tokens": total_tokens, "timed_steps": (steps[-1] - a.skip) if steps else 0,

@@ -144,6 +144,9 @@ class Train(Section):
     # norms) to float32. false keeps them in the loading dtype (bf16 on CUDA; float32 on a CPU anyway):
     # on a 7B 2.5 GiB less, a faster LM head, and what FSDP needs (one dtype per sharded group).
     kbit_upcast: bool = True
+    # Long rows: each layer's MLP runs (and is recomputed in backward) this many tokens at a time
+    # (train.chunk_mlps); exact, and no effect on rows up to this length. null: off.
+    mlp_chunk_tokens: Optional[int] = Field(default=None, ge=1)
     lora: dict[str, Any]
     sft: dict[str, Any]
     bnb: Optional[dict[str, Any]] = None

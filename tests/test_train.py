@@ -105,3 +105,65 @@ def test_report_to_wandb_logs_offline_without_a_key(tmp_path, data_dir, tiny_mod
     assert len(runs) == 1  # offline, no login asked, nothing sent
     logged = b"".join(f.read_bytes() for f in runs[0].glob("*.wandb"))
     assert b"train/loss" in logged and b"eval/loss" in logged
+
+
+def test_report_to_all_means_wandb_too_so_it_goes_offline_without_a_key(tmp_path, tiny_model_dir, monkeypatch):
+    import os
+
+    monkeypatch.setenv("WANDB_MODE", "unset")  # so that monkeypatch restores its absence afterwards
+    monkeypatch.delenv("WANDB_MODE")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    train.sft_config(_params("train_lora", tiny_model_dir, report_to="all"), str(tmp_path))
+    assert os.environ.get("WANDB_MODE") == "offline"
+
+
+def test_mlp_chunk_tokens_trains_the_same_adapter_in_pieces(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    """mlp_chunk_tokens runs each MLP over 16-token pieces under checkpoints nested in the per-layer ones: the
+    adapter must come out as without it (the MLP is per position), and the pieces must really have run."""
+    import torch.utils.checkpoint as tuc
+
+    adapters = {}
+    for chunk in (None, 16):
+        p = _params("train_lora", tiny_model_dir, activation_checkpointing=True)
+        p = p.model_copy(update={"mlp_chunk_tokens": chunk})
+        calls = []
+        real = tuc.checkpoint
+        monkeypatch.setattr(tuc, "checkpoint", lambda fn, *a, **k: calls.append(a[0].shape) or real(fn, *a, **k))
+        trainer, _ = train.train(data_dir, tmp_path / f"lora-{chunk}", tmp_path / "m.json", p)
+        monkeypatch.setattr(tuc, "checkpoint", real)
+        adapters[chunk] = load_file(tmp_path / f"lora-{chunk}" / "adapter_model.safetensors")
+        pieces = [s for s in calls if s[-1] == 32 and s[-2] <= 16]  # hidden 32: an MLP input of at most 16 tokens
+        if chunk:
+            assert len(pieces) > 2 and all(l.mlp.forward.__name__ == "run" for l in trainer.model.base_model.model.model.layers)
+        else:
+            assert not pieces
+    assert adapters[None].keys() == adapters[16].keys()
+    for k in adapters[None]:
+        assert torch.allclose(adapters[None][k], adapters[16][k], atol=1e-6), k
+
+
+def test_bf16_autocast_skips_the_lora_input_cast_and_trains_the_same_adapter(tmp_path, data_dir, tiny_model_dir, monkeypatch):
+    """Under bf16 autocast ftlab turns off PEFT's float32 copy of each LoRA input (autocast casts it back for the
+    matmul anyway): the adapter must equal the one PEFT's casting path trains. lora_dropout 0: a CPU's bf16
+    dropout rounds its 1/(1-p) scale to bf16 (CUDA's computes it in float32; there the bench's losses match)."""
+    import peft.helpers
+
+    real, seen = peft.helpers.disable_input_dtype_casting, []
+    adapters = {}
+    for force_cast in (False, True):
+        def spy(model, active=True):
+            seen.append(active)
+            return real(model, active=active and not force_cast)
+        monkeypatch.setattr(peft.helpers, "disable_input_dtype_casting", spy)
+        p = _params("train_lora", tiny_model_dir, bf16=True)
+        p.lora["lora_dropout"] = 0.0
+        train.train(data_dir, tmp_path / f"lora-{force_cast}", tmp_path / "m.json", p)
+        adapters[force_cast] = load_file(tmp_path / f"lora-{force_cast}" / "adapter_model.safetensors")
+    assert seen == [True, True]  # bf16: ftlab asks for no cast
+    for k in adapters[False]:
+        assert torch.equal(adapters[False][k], adapters[True][k]), k
+    # without autocast (the CPU's float32 default) nothing is turned off
+    seen.clear()
+    monkeypatch.setattr(peft.helpers, "disable_input_dtype_casting", lambda model, active=True: (seen.append(active), real(model, active))[1])
+    train.train(data_dir, tmp_path / "lora-fp32", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
+    assert seen == [False]
