@@ -69,19 +69,24 @@ def chunk_mlps(model, tokens: int) -> int:
     position; rows of up to `tokens` run the MLP as before. Returns how many MLPs it wrapped."""
     from torch.utils.checkpoint import checkpoint
 
-    def chunked(forward):
+    def chunked(mlp):
+        forward = mlp.forward
+
         def run(x):
             if x.shape[-2] <= tokens:
                 return forward(x)
-            pieces = x.split(tokens, dim=-2)
-            if torch.is_grad_enabled():
-                return torch.cat([checkpoint(forward, piece, use_reentrant=False) for piece in pieces], dim=-2)
-            return torch.cat([forward(piece) for piece in pieces], dim=-2)
+            grad = torch.is_grad_enabled()
+            outs = [checkpoint(forward, piece, use_reentrant=False) if grad else forward(piece)
+                    for piece in x.split(tokens, dim=-2)]
+            if not isinstance(outs[0], torch.Tensor):  # e.g. a mixture-of-experts block: (hidden, router logits)
+                raise TypeError(f"mlp_chunk_tokens: {type(mlp).__name__} returns {type(outs[0]).__name__}, not one "
+                                "tensor, so it cannot run in pieces; set mlp_chunk_tokens: null for this model")
+            return torch.cat(outs, dim=-2)
         return run
 
     layers = [m for m in model.modules() if isinstance(getattr(m, "mlp", None), torch.nn.Module)]
     for layer in layers:
-        layer.mlp.forward = chunked(layer.mlp.forward)
+        layer.mlp.forward = chunked(layer.mlp)
     return len(layers)
 
 

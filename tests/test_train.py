@@ -142,6 +142,19 @@ def test_mlp_chunk_tokens_trains_the_same_adapter_in_pieces(tmp_path, data_dir, 
         assert torch.allclose(adapters[None][k], adapters[16][k], atol=1e-6), k
 
 
+def test_mlp_chunk_tokens_names_itself_when_an_mlp_returns_more_than_a_tensor():
+    class Experts(torch.nn.Module):  # the shape of a mixture-of-experts block: (hidden, router logits)
+        def forward(self, x):
+            return x, x.sum(-1)
+
+    layer = torch.nn.Module()
+    layer.mlp = Experts()
+    assert train.chunk_mlps(layer, 2) == 1
+    assert layer.mlp(torch.zeros(1, 2, 4))[0].shape == (1, 2, 4)  # up to 2 tokens: untouched
+    with pytest.raises(TypeError, match="mlp_chunk_tokens: Experts returns tuple.*mlp_chunk_tokens: null"):
+        layer.mlp(torch.zeros(1, 5, 4))
+
+
 def test_bf16_autocast_skips_the_lora_input_cast_and_trains_the_same_adapter(tmp_path, data_dir, tiny_model_dir, monkeypatch):
     """Under bf16 autocast ftlab turns off PEFT's float32 copy of each LoRA input (autocast casts it back for the
     matmul anyway): the adapter must equal the one PEFT's casting path trains. lora_dropout 0: a CPU's bf16
