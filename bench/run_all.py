@@ -40,6 +40,12 @@ FAST_LORA = {  # padding-free rows, one micro-batch of 16 rows per optimizer ste
 QSEED = {"optim": "paged_adamw_8bit"}
 QFAST = {"optim": "paged_adamw_8bit", "activation_checkpointing": False, "gradient_accumulation_steps": 1}
 QMEM = {"optim": "paged_adamw_8bit", "activation_checkpointing": True, "activation_offloading": True}
+# Session 4: the 7B QLoRA on_cuda profile of params.yaml (8 x 2, paged 8-bit, no recomputation) on rows of 2048;
+# the 0.5B at 256 rows a step (padding-free, flex); Liger's kernels through TRL
+QSHIPPED = {"optim": "paged_adamw_8bit", "activation_checkpointing": False, "per_device_train_batch_size": 8,
+            "gradient_accumulation_steps": 2, "max_length": 2048}
+B256 = {**FAST_LORA, "per_device_train_batch_size": 256}
+LIGER = {"use_liger_kernel": True}
 
 
 def lora05():
@@ -147,9 +153,7 @@ def long9():
     one = {**QMEM, "per_device_train_batch_size": 1, "gradient_accumulation_steps": 1}
     long = [(f"7b-qlora-long-{n}-mlp4k", q + ["--mlp-chunk", "4096", "--rows", str(3 if n < 98304 else 2), "--fixed-len", str(n), "--skip", "1",
                                               "--sft", j({**one, "max_length": n})], None) for n in (65536, 98304, 131072)]
-    shipped = {"optim": "paged_adamw_8bit", "activation_checkpointing": False, "per_device_train_batch_size": 8,
-               "gradient_accumulation_steps": 2, "max_length": 2048}
-    return long + [("7b-qlora-2048-shipped", q + ["--fixed-len", "2048", "--rows", "192", "--skip", "3", "--sft", j(shipped)], None)]
+    return long + [("7b-qlora-2048-shipped", q + ["--fixed-len", "2048", "--rows", "192", "--skip", "3", "--sft", j(QSHIPPED)], None)]
 
 
 def speed9():
@@ -157,17 +161,15 @@ def speed9():
     TRL keeps its own fused LM head) at 256 rows a step (padding-free, flex) and at the profile's 16 padded rows,
     each beside the same settings without them, and one profiled case (where the GPU time goes)."""
     j = json.dumps
-    b256 = {**FAST_LORA, "per_device_train_batch_size": 256}
-    liger = {"use_liger_kernel": True}
     r = ["--model", "0.5b", "--rows", "8192", "--skip", "6", "--attn", "flex_attention"]
     p16 = ["--model", "0.5b", "--rows", "1280", "--skip", "6"]
     return [
-        ("0.5b-lora-fast-b256-s4", r + ["--sft", j(b256)], None),
-        ("0.5b-lora-fast-b256-liger", r + ["--sft", j({**b256, **liger})], None),
+        ("0.5b-lora-fast-b256-s4", r + ["--sft", j(B256)], None),
+        ("0.5b-lora-fast-b256-liger", r + ["--sft", j({**B256, **LIGER})], None),
         ("0.5b-lora-pad16-s4", p16 + ["--sft", j(PAD16)], None),
-        ("0.5b-lora-pad16-liger", p16 + ["--sft", j({**PAD16, **liger})], None),
+        ("0.5b-lora-pad16-liger", p16 + ["--sft", j({**PAD16, **LIGER})], None),
         ("0.5b-lora-fast-b256-profile", ["--model", "0.5b", "--rows", "4096", "--skip", "5", "--profile", "2",
-                                         "--attn", "flex_attention", "--sft", j(b256)], None),
+                                         "--attn", "flex_attention", "--sft", j(B256)], None),
     ]
 
 
@@ -176,18 +178,14 @@ def speed9b():
     does under autocast), at 256 rows a step and at the profile's 16, the copy alone at 16 (same loss expected), and
     the shipped 7B QLoRA profile with both."""
     j = json.dumps
-    b256 = {**FAST_LORA, "per_device_train_batch_size": 256}
-    liger = {"use_liger_kernel": True}
     nc = ["--no-input-cast"]
-    shipped = {"optim": "paged_adamw_8bit", "activation_checkpointing": False, "per_device_train_batch_size": 8,
-               "gradient_accumulation_steps": 2, "max_length": 2048}
     return [
         ("0.5b-lora-fast-b256-liger-nocast", ["--model", "0.5b", "--rows", "8192", "--skip", "6", "--attn", "flex_attention",
-                                              "--sft", j({**b256, **liger})] + nc, None),
+                                              "--sft", j({**B256, **LIGER})] + nc, None),
         ("0.5b-lora-pad16-nocast", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft", j(PAD16)] + nc, None),
-        ("0.5b-lora-pad16-liger-nocast", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft", j({**PAD16, **liger})] + nc, None),
+        ("0.5b-lora-pad16-liger-nocast", ["--model", "0.5b", "--rows", "1280", "--skip", "6", "--sft", j({**PAD16, **LIGER})] + nc, None),
         ("7b-qlora-2048-shipped-liger-nocast", ["--model", "7b", "--mode", "qlora", "--no-kbit-upcast", "--fixed-len", "2048",
-                                                "--rows", "192", "--skip", "3", "--sft", j({**shipped, **liger})] + nc, None),
+                                                "--rows", "192", "--skip", "3", "--sft", j({**QSHIPPED, **LIGER})] + nc, None),
     ]
 
 
