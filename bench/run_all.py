@@ -18,6 +18,7 @@ Groups (about 5, 3 and 8 minutes on one H200):
   lora05x variants: padded batch 16 with sdpa, larger batches, packing, torch.compile
   gen     0.5B greedy generation, 512 prompts of 150-400 tokens, 128 new tokens
   qlora7  Qwen2.5-7B QLoRA nf4 all-linear: seed settings, rows of 2048, memory and longest-row cases
+  multi, mem9, long9, speed9, speed9b, curve9: later sessions' groups (bench/run_multi.sh, each function's docstring)
 """
 import argparse
 import json
@@ -189,6 +190,82 @@ def speed9b():
     ]
 
 
+def curve9():
+    """Issue 9, session 5: does 256 rows a step learn as much per row as the seed's 16? The same 8,192 rows in the same
+    order (the sampler's permutation depends on the seed, not the batch size). Reference: 16 rows a step at the seed's
+    lr 2e-4 (the seed's optimizer steps; padding-free only changes the layout: its per-step losses equal the seed's
+    4 x 4 padded run, command 1), and again with seed 43 (run-to-run noise). Against it, the 123,787 tokens/s settings
+    (256 rows, Liger, no input copies; lr 2e-4 is command 13's 0.5b-lora-fast-b256-liger-nocast) at lr x 4, 8, 16, and
+    at x 8, 16 and 32 without warmup ("-w0"), and 128 rows a step at x 8 without warmup: the seed's 3% warmup is 1 of 32 steps here, and a 1-step linear warmup
+    gives the first step lr 0, i.e. it throws away the first 256 rows.
+    (An eval-loss curve on held-out rows every 256 rows trained took over 280 s a case on the H200 and was dropped:
+    the rows are independent draws, so a step's training loss is already the loss on rows the adapter has not seen.)"""
+    j = json.dumps
+    r = ["--model", "0.5b", "--rows", "8192", "--attn", "flex_attention"]
+    return [("0.5b-lora-curve-b16", r + ["--skip", "16", "--sft", j(FAST_LORA)], None),
+            ("0.5b-lora-curve-b16-s43", r + ["--skip", "16", "--sft", j({**FAST_LORA, "seed": 43})], None)] + [
+        (f"0.5b-lora-curve-b256-lr{lr:g}{'-w0' if w == 0 else ''}", r + ["--skip", "6", "--no-input-cast", "--sft",
+                                                                   j({**B256, **LIGER, "learning_rate": lr, "warmup_steps": w})], None)
+        for lr, w in ((8e-4, 0.03), (1.6e-3, 0.03), (3.2e-3, 0.03), (1.6e-3, 0), (3.2e-3, 0), (6.4e-3, 0))] + [
+        ("0.5b-lora-curve-b128-lr0.0016-w0", r + ["--skip", "6", "--no-input-cast", "--sft", j(
+            {**B256, **LIGER, "per_device_train_batch_size": 128, "learning_rate": 1.6e-3, "warmup_steps": 0})], None)]
+
+
+CURVE_REF, CURVE_NOISE, CURVE_B256 = "0.5b-lora-curve-b16", "0.5b-lora-curve-b16-s43", "0.5b-lora-fast-b256-liger-nocast"
+CURVE_AT = (0, 256, 512, 1024, 2048, 3072, 4096, 6144, 7936)
+
+
+def curve_points(rec: dict, width: int = 256) -> dict:
+    """Loss against rows trained on. Step s's loss is on rows the adapter has not seen yet (every row is a fresh draw
+    from the same Zipf law), taken after (s - 1) x rows-per-step rows; the point at N is the mean over the steps that
+    start within N - width/2 .. N + width/2 (one step at 256 rows a step, sixteen at 16; eight at N = 0)."""
+    per = rec["sft"]["per_device_train_batch_size"] * rec["sft"]["gradient_accumulation_steps"] * (rec.get("processes") or 1)
+    out = {}
+    for n in range(0, rec["rows"], width):
+        ls = [l for s, l in rec["losses"] if n - width // 2 <= (s - 1) * per < n + width // 2]
+        if ls:
+            out[n] = sum(ls) / len(ls)
+    return out
+
+
+def curve_notes(by: dict) -> list[str]:
+    """The curve9 cases: loss against rows trained on, and each case's largest gap to the 16-row reference beside the
+    reference's own gap between seeds 42 and 43 over the same points."""
+    names = [n for n in (CURVE_REF, CURVE_NOISE, CURVE_B256) if by.get(n, {}).get("losses")]
+    names += sorted((n for n in by if n.startswith(("0.5b-lora-curve-b256", "0.5b-lora-curve-b128")) and by[n].get("losses")),
+                    key=lambda n: (by[n]["sft"]["per_device_train_batch_size"], n.endswith("-w0"), by[n]["sft"]["learning_rate"]))
+    if CURVE_REF not in names:
+        return []
+    c = {n: curve_points(by[n]) for n in names}
+    ref = c[CURVE_REF]
+    lr = {n: by[n]["sft"].get("learning_rate") for n in names}
+    lines = ["Loss against rows trained on (same 8,192 rows; a step's loss is on rows not yet trained on; 16-row runs "
+             "averaged over the 16 steps around each point):", "",
+             "| case | rows/step | lr | tokens/s | " + " | ".join(str(n) for n in CURVE_AT) + " |",
+             "| --- | --- | --- | --- | " + " | ".join("---" for _ in CURVE_AT) + " |"]
+    for n in names:
+        r = by[n]
+        per = r["sft"]["per_device_train_batch_size"] * r["sft"]["gradient_accumulation_steps"]
+        lines.append(f"| {n} | {per} | {lr[n]:g} | {r.get('tokens_per_s') or 0:,.0f} | "
+                     + " | ".join(f"{c[n][k]:.3f}" if k in c[n] else "-" for k in CURVE_AT) + " |")
+    lines.append("")
+    for start in (0, 1024, 2048, 4096):
+        pts = [k for k in ref if k >= start]
+
+        def gap(n):
+            return max(abs(c[n][k] - ref[k]) for k in pts) if all(k in c[n] for k in pts) else None
+
+        parts = [f"{n.removeprefix('0.5b-lora-')} {gap(n):.3f}" for n in names[1:] if gap(n) is not None]
+        lines.append(f"max |loss - {CURVE_REF}| from {start} rows trained on ({len(pts)} points): " + "; ".join(parts))
+    if CURVE_NOISE in c:  # noise: the largest gap between the reference's two seeds anywhere on the curve
+        noise = max(abs(c[CURVE_NOISE][k] - ref[k]) for k in ref if k in c[CURVE_NOISE])
+        since = {n: min((k for k in ref if all(abs(c[n][m] - ref[m]) <= noise for m in ref if m >= k and m in c[n])), default=None)
+                 for n in names[2:]}
+        lines.append(f"within the seeds' noise ({noise:.3f}) from N rows trained on to the end: " + "; ".join(
+            f"{n.removeprefix('0.5b-lora-')} {since[n] if since[n] is not None else 'never'}" for n in since))
+    return lines
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--groups", default="lora05,gen,lora05x,qlora7")
@@ -224,8 +301,9 @@ def main():
             tail = [l for l in p.stdout.splitlines() if l.startswith("|")][-1:] or p.stderr.strip().splitlines()[-3:]
             print("\n".join(tail), f"({time.perf_counter() - t:.0f}s, rc {p.returncode})", flush=True)
             return None if p.returncode == 0 else f"rc {p.returncode}: {(p.stderr.strip().splitlines() or [''])[-1][:200]}"
-        except subprocess.TimeoutExpired:
-            log.write(f"== {name} timeout after {a.timeout}s\n")
+        except subprocess.TimeoutExpired as e:  # keep what the case printed before it was stopped
+            out_, err_ = (x.decode(errors="replace") if isinstance(x, bytes) else (x or "") for x in (e.stdout, e.stderr))
+            log.write(f"== {name} timeout after {a.timeout}s\n{out_[-20000:]}\n{err_[-20000:]}\n")
             print(f"timeout after {a.timeout}s", flush=True)
             return f"timeout after {a.timeout}s"
         finally:
@@ -236,9 +314,9 @@ def main():
     for g in groups:
         if a.report_only:
             break
-        if g in ("lora05", "lora05x", "qlora7", "multi", "mem9", "long9", "speed9", "speed9b"):
+        if g in ("lora05", "lora05x", "qlora7", "multi", "mem9", "long9", "speed9", "speed9b", "curve9"):
             cases = {"lora05": lora05, "lora05x": lora05x, "qlora7": qlora7, "multi": multi, "mem9": mem9,
-                     "long9": long9, "speed9": speed9, "speed9b": speed9b}[g]()
+                     "long9": long9, "speed9": speed9, "speed9b": speed9b, "curve9": curve9}[g]()
             for name, args, *launcher in cases:
                 if only and name not in only:
                     continue
@@ -260,7 +338,7 @@ def main():
     for r in train:
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "steps", "error",
                                            "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "run", "losses",
-                                           "processes", "peak_gib_max", "loss_chunk", "mlp_chunk", "no_input_cast") if k in r or k in ("name", "tokens_per_s")})
+                                           "processes", "peak_gib_max", "loss_chunk", "mlp_chunk", "no_input_cast", "eval_losses") if k in r or k in ("name", "tokens_per_s")})
     for r in (json.loads((out / "stage.json").read_text()) if (out / "stage.json").is_file() else []):
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "eval_loss", "steps",
                                            "processes", "train_seconds", "train_rows", "sft", "model", "launch", "run", "losses")})
@@ -291,6 +369,7 @@ def main():
             notes.append(f"loss curve {other} vs {base} over {len(d)} steps: max |diff| {max(d):.4f}, "
                          f"mean |diff| {sum(d) / len(d):.4f} ({base}'s mean step-to-step change {sum(steps_noise) / max(1, len(steps_noise)):.4f}; "
                          f"its first/last loss {seed[0][1]:.3f}/{seed[-1][1]:.3f})")
+    notes += [""] + curve_notes(by)
     results_path.parent.mkdir(parents=True, exist_ok=True)
     results_path.write_text(json.dumps(rows, indent=1) + "\n")
     table = common.fmt_table(

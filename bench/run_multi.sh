@@ -11,6 +11,7 @@
 #   speed9: 0.5B LoRA at 256 rows a step: Liger kernels, length-grouped padded sdpa, one profiled case
 #   speed9b: the same with no float32 copy of each LoRA input (what ftlab/train.py does under autocast), 7B shipped + Liger
 #   stage1s4: stage1 again with this session's params.yaml (Liger on) and ftlab/train.py (no input copies)
+#   curve9: 0.5B eval-loss curves on the same 8,192 rows: the seed's 16 rows a step (two seeds) vs 256 at four lrs
 #   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (TRL's _CHUNKED_LOGPROB_CHUNK_SIZE)
 # On the GPU machine: tar xzf gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/site:$PYTHONPATH; bash bench/run_multi.sh $OUT [PARTS]
 out=${1:-bench/out}; parts=${2:-all}; mkdir -p "$out"
@@ -39,5 +40,6 @@ has long9 && python3 bench/run_all.py --groups long9 --out "$out" --timeout 200
 has speed9 && python3 bench/run_all.py --groups speed9 --out "$out" --timeout 130
 has speed9b && python3 bench/run_all.py --groups speed9b --out "$out" --timeout 130
 has stage1s4 && $S --name 0.5b-lora-stage-1gpu-s4
+has curve9 && python3 bench/run_all.py --groups curve9 --out "$out" --timeout 300
 has mem && python3 bench/run_all.py --groups mem9 --out "$out" --timeout 150
 } 2>&1 | tee -a "$out/run_multi.log"

@@ -70,3 +70,31 @@ def test_load_exits_with_one_line_naming_the_key(tmp_path, capsys):
         params.load("evaluate", path)
     assert e.value.code == 2
     assert capsys.readouterr().err.startswith(f"error: {path}: evaluate.max_new_tokens")
+
+
+def test_every_readme_set_param_applies_and_validates(tmp_path):
+    """Each `dvc exp run -S ...` in the README, through DVC's own override code, gives a params.yaml every stage
+    accepts. (DVC refuses to set a key params.yaml lacks unless it is written `+key=value`.)"""
+    import re
+    import shutil
+
+    from dvc.utils.hydra import apply_overrides, get_hydra_sweeps
+
+    text = (REPO / "README.md").read_text().replace("\\\n", " ")
+    # every run of `-S x` flags (in `dvc exp run` lines and in inline code alike) is one set of overrides
+    commands = [m.group(0) for m in re.finditer(r"(?:-S\s+(?:'[^']*'|[^\s`']+)\s*)+", text)]
+    checked = 0
+    for command in commands:
+        overrides = [s.strip("'\"") for s in re.findall(r"-S\s+('[^']*'|[^\s`']+)", command)]
+        for sweep in get_hydra_sweeps({"params.yaml": overrides}):  # a queued sweep: every combination
+            path = tmp_path / f"params{checked}.yaml"
+            shutil.copy(REPO / "params.yaml", path)
+            try:
+                apply_overrides(path, sweep["params.yaml"])
+            except Exception as e:
+                raise AssertionError(f"README: {command.strip()}: {e}: {e.__cause__}") from None
+            data = params.read_yaml(path)
+            for stage in params.SECTIONS:
+                params.parse(stage, data)
+            checked += 1
+    assert checked >= 15, commands
