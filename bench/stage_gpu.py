@@ -58,7 +58,7 @@ def main():
     ap.add_argument("--json", default="bench/out/stage.json")
     a = ap.parse_args()
     visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    models.one_gpu()  # as the stage does, before CUDA starts
+    models.claim_gpus()  # one GPU, before CUDA starts (a launch below gets the GPUs it was given back)
 
     data = params.read_yaml()
     section = data[a.stage]

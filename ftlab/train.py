@@ -335,17 +335,28 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     return trainer, metrics
 
 
+def gpus_needed(stage: str) -> int | None:
+    """How many GPUs the stage's run uses (`launch.num_processes`), read from the raw params.yaml before
+    params.load imports the libraries, which may start CUDA; 1 when absent or not valid (params.load then says
+    what is wrong); None when `launch.gpu_ids` pins the GPUs."""
+    try:
+        section = params.read_yaml().get(stage)
+    except params.ParamsError:
+        return 1
+    launch = section.get("launch") if isinstance(section, dict) else None
+    n = launch.get("num_processes") if isinstance(launch, dict) else None
+    if isinstance(launch, dict) and launch.get("gpu_ids") is not None:
+        return None
+    return n if isinstance(n, int) and n > 1 else 1
+
+
 def main(stage: str) -> None:
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    models.one_gpu()  # before anything starts CUDA (importing the libraries may); undone below for a launch
+    if (gpus := gpus_needed(stage)) is not None:
+        models.claim_gpus(gpus)  # first, before anything starts CUDA
     p = params.load(stage)
     if p.num_processes > 1 and "LOCAL_RANK" not in os.environ:
-        # The same stage, re-run under `accelerate launch` (DDP or FSDP, as `launch:` says). exec, so that
-        # DVC's process is the launcher, which stops every worker when it is stopped.
-        if visible is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = visible
+        # The same stage, re-run under `accelerate launch` (DDP or FSDP, as `launch:` says) on the GPUs claimed
+        # above. exec, so that DVC's process is the launcher, which stops every worker when it is stopped.
         argv = [sys.executable, "-m", "accelerate.commands.launch", *params.launch_argv(f"{stage}.launch", p.launch),
                 sys.argv[0], *sys.argv[1:]]
         print("launching:", " ".join(argv[1:]), file=sys.stderr, flush=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from ftlab import generation, judge, metrics, models, params, probe, triage
 from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
 
-models.one_gpu()  # one GPU, a free one when several runs share a box (dvc queue -j N)
+models.claim_gpus()  # one GPU, a free one when several runs share a box (dvc queue -j N)
 
 OUT = Path("data/eval")
 JUDGE_CACHE = Path("data/judge_cache")  # a persist out: verdicts survive re-runs, so none is paid twice

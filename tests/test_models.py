@@ -45,12 +45,12 @@ def test_adapter_directory_without_config(tmp_path, tiny_model_dir):
 
 
 def test_concurrent_plain_runs_take_different_gpus(tmp_path):
-    """models.one_gpu: a process that holds GPU 3 makes the next one take GPU 5, and each sees only its own."""
+    """models.claim_gpus: a process that holds GPU 3 makes the next one take GPU 5, and each sees only its own."""
     import os
     import subprocess
     import sys
 
-    code = ("import os, sys, time; from ftlab import models; models.one_gpu(); "
+    code = ("import os, sys, time; from ftlab import models; models.claim_gpus(); "
             "print(os.environ['CUDA_VISIBLE_DEVICES'], flush=True); time.sleep(float(sys.argv[1]))")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "3,5", "TMPDIR": str(tmp_path)}
     first = subprocess.Popen([sys.executable, "-c", code, "30"], env=env, stdout=subprocess.PIPE, text=True)
@@ -65,3 +65,49 @@ def test_concurrent_plain_runs_take_different_gpus(tmp_path):
     assert third.stdout.strip() == "3"  # the lock went with the process
     launched = subprocess.run([sys.executable, "-c", code, "0"], env={**env, "LOCAL_RANK": "1"}, capture_output=True, text=True)
     assert launched.stdout.strip() == "3,5"  # accelerate launch places its own processes
+
+
+def test_launched_runs_claim_their_gpus_through_the_exec(tmp_path):
+    """A run of 2 processes claims 2 free GPUs and keeps them through the exec into its launcher, so a second such
+    run (two `dvc queue` workers on a 4-GPU box) takes the other two and a plain run then shares, with a note."""
+    import os
+    import subprocess
+    import sys
+
+    # claim, then exec (as train.main does into `accelerate launch`): the exec'd program reports and holds on
+    launcher = ("import os, sys; from ftlab import models; models.claim_gpus(int(sys.argv[1])); "
+                "os.execv(sys.executable, [sys.executable, '-c', "
+                "'import os, sys, time; print(os.environ[\"CUDA_VISIBLE_DEVICES\"], flush=True); time.sleep(30)'])")
+    plain = "import os; from ftlab import models; models.claim_gpus(); print(os.environ['CUDA_VISIBLE_DEVICES'])"
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2,3", "TMPDIR": str(tmp_path)}
+    runs = []
+    try:
+        for expected in ("0,1", "2,3"):
+            runs.append(subprocess.Popen([sys.executable, "-c", launcher, "2"], env=env, stdout=subprocess.PIPE,
+                                         stderr=subprocess.PIPE, text=True))
+            assert runs[-1].stdout.readline().strip() == expected
+        shared = subprocess.run([sys.executable, "-c", plain], env=env, capture_output=True, text=True)
+        assert shared.stdout.strip() == "0" and "1 shared with another run" in shared.stderr
+        runs.pop(0).kill()  # the first launcher ends: its GPUs are free again
+        freed = subprocess.run([sys.executable, "-c", plain], env=env, capture_output=True, text=True)
+        assert freed.stdout.strip() == "0"
+        assert "shared" not in freed.stderr
+    finally:
+        for r in runs:
+            r.kill()
+            r.wait()
+
+
+def test_gpus_needed_reads_launch_before_the_libraries(tmp_path, monkeypatch):
+    from ftlab import train
+
+    monkeypatch.chdir(tmp_path)
+    cases = [("train_lora: {launch: {num_processes: 2, multi_gpu: true}}", 2),
+             ("train_lora: {launch: {num_processes: 1}}", 1),
+             ("train_lora: {lora: {r: 8}}", 1),
+             ("train_lora: {launch: {num_processes: two}}", 1),  # params.load names it afterwards
+             ("train_lora: {launch: {num_processes: 2, gpu_ids: '4,5'}}", None),  # pinned: leave them be
+             ("not: [valid", 1)]
+    for text, expected in cases:
+        (tmp_path / "params.yaml").write_text(text + "\n")
+        assert train.gpus_needed("train_lora") == expected, text
