@@ -196,8 +196,8 @@ def curve9():
     lr 2e-4 (the seed's optimizer steps; padding-free only changes the layout: its per-step losses equal the seed's
     4 x 4 padded run, command 1), and again with seed 43 (run-to-run noise). Against it, the 123,787 tokens/s settings
     (256 rows, Liger, no input copies; lr 2e-4 is command 13's 0.5b-lora-fast-b256-liger-nocast) at lr x 4, 8, 16, and
-    at x 8, 16 and 32 without warmup ("-w0"), and 128 rows a step at x 8 without warmup: the seed's 3% warmup is 1 of 32 steps here, and a 1-step linear warmup
-    gives the first step lr 0, i.e. it throws away the first 256 rows.
+    at x 8, 16 and 32 without warmup ("-w0"), and 128 rows a step at x 8 without warmup. Why "-w0": the seed's 3%
+    warmup is 1 of 32 steps here, and a 1-step linear warmup gives the first step lr 0 (the first 256 rows unused).
     (An eval-loss curve on held-out rows every 256 rows trained took over 280 s a case on the H200 and was dropped:
     the rows are independent draws, so a step's training loss is already the loss on rows the adapter has not seen.)"""
     j = json.dumps
@@ -338,7 +338,7 @@ def main():
     for r in train:
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "steps", "error",
                                            "sft", "lora", "bnb", "attn", "rows", "fixed_len", "no_kbit_upcast", "run", "losses",
-                                           "processes", "peak_gib_max", "loss_chunk", "mlp_chunk", "no_input_cast", "eval_losses") if k in r or k in ("name", "tokens_per_s")})
+                                           "processes", "peak_gib_max", "loss_chunk", "mlp_chunk", "no_input_cast") if k in r or k in ("name", "tokens_per_s")})
     for r in (json.loads((out / "stage.json").read_text()) if (out / "stage.json").is_file() else []):
         rows.append({k: r.get(k) for k in ("name", "tokens_per_s", "peak_gib", "mfu", "final_loss", "eval_loss", "steps",
                                            "processes", "train_seconds", "train_rows", "sft", "model", "launch", "run", "losses")})

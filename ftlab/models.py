@@ -47,7 +47,7 @@ def claim_gpus(count: int = 1) -> None:
             listing = ""
         visible = ",".join(str(i) for i in range(sum(line.startswith("GPU ") for line in listing.splitlines())))
     gpus = [g.strip() for g in visible.split(",") if g.strip()]
-    if len(gpus) <= count:
+    if len(gpus) < 2 or count > len(gpus):  # nothing to choose; or more processes than GPUs, for accelerate to refuse
         return
     locks = Path(tempfile.gettempdir()) / "ftlab-gpu-locks"
     locks.mkdir(exist_ok=True)

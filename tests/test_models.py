@@ -88,6 +88,12 @@ def test_launched_runs_claim_their_gpus_through_the_exec(tmp_path):
             assert runs[-1].stdout.readline().strip() == expected
         shared = subprocess.run([sys.executable, "-c", plain], env=env, capture_output=True, text=True)
         assert shared.stdout.strip() == "0" and "1 shared with another run" in shared.stderr
+        four = subprocess.run([sys.executable, "-c", plain.replace("claim_gpus()", "claim_gpus(4)")], env=env,
+                              capture_output=True, text=True)
+        assert four.stdout.strip() == "0,1,2,3" and "4 shared with another run" in four.stderr
+        five = subprocess.run([sys.executable, "-c", plain.replace("claim_gpus()", "claim_gpus(5)")], env=env,
+                              capture_output=True, text=True)
+        assert five.stdout.strip() == "0,1,2,3" and "note" not in five.stderr  # more than there are: accelerate's call
         runs.pop(0).kill()  # the first launcher ends: its GPUs are free again
         freed = subprocess.run([sys.executable, "-c", plain], env=env, capture_output=True, text=True)
         assert freed.stdout.strip() == "0"
