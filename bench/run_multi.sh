@@ -11,7 +11,8 @@
 #   speed9: 0.5B LoRA at 256 rows a step: Liger kernels, length-grouped padded sdpa, one profiled case
 #   speed9b: the same with no float32 copy of each LoRA input (what ftlab/train.py does under autocast), 7B shipped + Liger
 #   stage1s4: stage1 again with this session's params.yaml (Liger on) and ftlab/train.py (no input copies)
-#   curve9: 0.5B eval-loss curves on the same 8,192 rows: the seed's 16 rows a step (two seeds) vs 256 at four lrs
+#   curve9: 0.5B loss against rows trained on, same 8,192 rows: the seed's 16 rows a step (two seeds) vs 256 and 128 rows
+#      a step at several lrs (~13 min: split it over two calls with run_all.py --only)
 #   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (TRL's _CHUNKED_LOGPROB_CHUNK_SIZE)
 # On the GPU machine: tar xzf gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/site:$PYTHONPATH; bash bench/run_multi.sh $OUT [PARTS]
 out=${1:-bench/out}; parts=${2:-all}; mkdir -p "$out"

@@ -57,9 +57,6 @@ def main():
     ap.add_argument("--tokenizer", default="gpu/tok")
     ap.add_argument("--json", default="bench/out/stage.json")
     a = ap.parse_args()
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-    models.claim_gpus()  # one GPU, before CUDA starts (a launch below gets the GPUs it was given back)
-
     data = params.read_yaml()
     section = data[a.stage]
     for item in a.set:
@@ -71,6 +68,8 @@ def main():
                 node[k] = {}
             node = node[k]
         node[last] = yaml.safe_load(value)
+    # As the stage (ftlab.train.main): as many GPUs as the run launches on, claimed before CUDA starts
+    models.claim_gpus(max(1, (section.get("launch") or {}).get("num_processes") or 1))
     launched = "LOCAL_RANK" in os.environ
     if not launched:
         section["base_model"] = {"source": "local", "path": str(random_base(a.size, Path(a.tokenizer))), "revision": None}
@@ -79,10 +78,6 @@ def main():
     p = params.parse(a.stage, data)
     if p.num_processes > 1 and not launched:
         os.environ["BENCH_BASE"] = p.base_model.path
-        if visible is None:  # as the stage does: the launcher sees every GPU
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = visible
         argv = [sys.executable, "-m", "accelerate.commands.launch", *params.launch_argv("launch", p.launch),
                 __file__, *sys.argv[1:]]
         print("launching:", " ".join(argv[1:]), flush=True)
