@@ -1,13 +1,14 @@
 """The `anthropic` backend of generate_data: the prompts it sends and how it checks every reply.
 
-generate mode: row slot i asks for severity x category cell i % 16 and style (i // 16 + i) % 6 of
-    ftlab.synth.STYLES, so every 96 consecutive slots hold each (cell, style) pair once: the set is
+generate mode: row slot i asks for severity x category cell i % 16 and style (i // 16 + i) % 7 of
+    ftlab.synth.STYLES, so every 112 consecutive slots hold each (cell, style) pair once: the set is
     balanced by construction, not by filtering. Request j asks for slots j*k .. j*k+k-1 (k =
     rows_per_request) in one reply, {"rows": [{"n", "report", "triage"}, ...]}. A request depends only
     on (j, k, seed, model, max_tokens), so growing n_rows re-uses every cached answer and sends only
     the new requests; a new seed asks for new reports.
-label mode: one request per user-supplied report, with exactly the prompt the fine-tuned model gets
-    (system: ftlab.triage.SYSTEM_PROMPT, user: the report), so the answer is the training target.
+label mode: one request per user-supplied report, with the spec's full rubric as the system prompt
+    (ftlab.triage.SYSTEM_PROMPT, user: the report); the answer is the training target, which prepare
+    then pairs with whichever prompt prepare.prompt names.
 
 Every row is validated (ftlab.triage) and kept or quarantined with its reason, never dropped:
     rows       {"id", "style", "severity", "category", "report", "triage", "source"} (the shape of the
@@ -33,6 +34,7 @@ STYLE_HINTS = {
     "postmortem": "a postmortem excerpt in the past tense: timeline, impact, root cause",
     "status_page": "a status-page update, public (customer voice, component names) or internal",
     "email": "an e-mail: a customer escalation or an internal note",
+    "issue": "a GitHub or GitLab issue from a user or a maintainer: title, what they ran, what broke, versions",
 }
 
 GENERATE_SYSTEM = f"""You write realistic incident reports for training a small model to triage them, and triage each one exactly as the rubric below says.
@@ -65,7 +67,7 @@ def generate_requests(n_rows: int, rows_per_request: int, seed: int, model: str,
         # A per-request setting (drawn from seed and j only) so that requests asking for the same
         # cells and styles still differ in what they describe.
         r = random.Random(f"{seed}:{j}")
-        setting = f"{r.choice(synth.ORGS)}, in {r.choice(synth.REGIONS)}"
+        setting = f"{r.choice(synth.COMPANIES)[0]}, in {r.choice(synth.REGIONS)}"
         lines = "\n".join(f"- row {s['n']}: {s['severity']}, {s['category']}, {s['style']}: {STYLE_HINTS[s['style']]}"
                           for s in asked)
         prompt = (f"Batch {seed}-{j}. Write {len(asked)} incident reports, one per row below, each with its triage. "

@@ -6,9 +6,10 @@ predictions, and an adapter merged into its base as a standalone model.
     ftlab merge --adapter models/lora -o models/merged-lora --check 16
 
 reports.jsonl: one {"id": ..., "report": "..."} per line (id optional: the line number).
-labels.jsonl:  one {"id": ..., "severity": ..., "category": ..., "affected_services": [...]} per line,
-optionally "severity_ok" / "category_ok" (every answer accepted where more than one is defensible)
-and "report" (else the prediction row's report is used for faithfulness).
+labels.jsonl:  one {"id": ..., "severity": ..., "category": ..., "affected_services": [...]} per line, any of the
+three fields may be left out of every row (only what is labelled is scored), optionally "severity_ok" /
+"category_ok" (every answer accepted where more than one is defensible) and "report" (else the prediction
+row's report is used for faithfulness and the --train baselines). ftlab/labels.py checks it.
 """
 import argparse
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ftlab import generation, metrics, models, triage
+from ftlab import baselines, generation, labels, metrics, models, triage
 from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
 from ftlab.params import BaseModelSpec
 
@@ -33,14 +34,14 @@ def base_spec(text: str) -> BaseModelSpec:
 
 
 def _reports(path: Path) -> list[dict]:
-    rows = read_jsonl(path)
+    rows = read_jsonl(path, numbered=True)
     if not rows:
         raise DataFileError(f"{path}: no rows; expected one {{\"id\": ..., \"report\": \"...\"}} per line")
     out = []
-    for number, row in enumerate(rows, 1):
+    for number, row in rows:  # a row without an id is named by its line number, blank lines counted
         report = row.get("report")
         if not isinstance(report, str) or not report.strip():
-            raise DataFileError(f"{path}: row {number}: field 'report' must be a non-empty string (got {report!r:.60})")
+            raise DataFileError(f"{path}: line {number}: field 'report' must be a non-empty string (got {report!r:.60})")
         out.append({"id": row.get("id", number), "report": report})
     if len({r["id"] for r in out}) != len(out):
         raise DataFileError(f"{path}: ids are not unique; give each row its own 'id'")
@@ -51,13 +52,14 @@ def predict(args) -> None:
     reports = _reports(args.reports)
     if args.adapter:
         model, tokenizer = models.load_for_inference(args.adapter, base=args.base)
+        style = models.adapter_info(args.adapter)["prompt"]  # the prompt it was trained with
     else:
         spec = args.base or BaseModelSpec(source="embedded", path="smollm2-135m-instruct")
-        model, tokenizer = models.load_model(spec), models.load_tokenizer(spec)
-    # The same prompt as training and evaluation: the spec's system prompt, then the report.
-    prompts = [triage.prompt(r["report"]) for r in reports]
+        (model, tokenizer), style = models.load_base(spec), "rubric"  # a base model needs the rules spelled out
+    prompts = [triage.prompt(r["report"], style) for r in reports]
     try:
-        replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict")
+        replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict",
+                                      constrain=None if args.free else triage.ENUMS)
     except generation.PromptTooLong as e:
         raise DataFileError(f"{args.reports}: row {e.index + 1}: the report is too long for the model: {e.tokens} "
                             f"tokens with the prompt, and with --max-new-tokens {args.max_new_tokens} more than its "
@@ -70,52 +72,67 @@ def predict(args) -> None:
     print(f"wrote {len(rows)} predictions to {args.output} ({conformant} spec-conformant)", file=sys.stderr)
 
 
-def _labels(path: Path) -> dict:
-    labels = {}
-    for number, row in enumerate(read_jsonl(path), 1):
-        where = f"{path}: row {number}"
-        if "id" not in row:
-            raise DataFileError(f"{where}: no 'id'; labels are matched to predictions by id")
-        for key, allowed in (("severity", triage.SEVERITIES), ("category", triage.CATEGORIES)):
-            if row.get(key) not in allowed:
-                raise DataFileError(f"{where}: field {key!r} is {row.get(key)!r}; expected one of {', '.join(allowed)}")
-            accepted = row.setdefault(f"{key}_ok", [row[key]])
-            if not isinstance(accepted, list) or not set(accepted) <= set(allowed) or row[key] not in accepted:
-                raise DataFileError(f"{where}: field '{key}_ok' must be a list of {', '.join(allowed)} that includes {key}")
-        services = row.get("affected_services")
-        if not isinstance(services, list) or not all(isinstance(s, str) for s in services):
-            raise DataFileError(f"{where}: field 'affected_services' must be a list of strings")
-        labels[row["id"]] = row
-    if not labels:
-        raise DataFileError(f"{path}: no label rows")
-    return labels
+def _predictions(path: Path) -> dict:
+    predictions = {}
+    for number, row in read_jsonl(path, numbered=True):
+        if "id" not in row or not isinstance(row.get("output"), str):
+            raise DataFileError(f"{path}: line {number}: needs 'id' and the raw model text in 'output' "
+                                "(as `ftlab predict` writes)")
+        if str(row["id"]) in predictions:
+            raise DataFileError(f"{path}: line {number}: id {row['id']!r} is predicted twice; keep one row per id")
+        predictions[str(row["id"])] = row
+    return predictions
 
 
 def score(args) -> None:
-    labels = _labels(args.labels)
-    predictions = {}
-    for number, row in enumerate(read_jsonl(args.predictions), 1):
-        if "id" not in row or not isinstance(row.get("output"), str):
-            raise DataFileError(f"{args.predictions}: row {number}: needs 'id' and the raw model text in 'output' "
-                                "(as `ftlab predict` writes)")
-        predictions[row["id"]] = row
-    missing = [i for i in labels if i not in predictions]
+    gold_rows, fields = labels.read(args.labels)
+    predictions = _predictions(args.predictions)
+    missing = [g["id"] for g in gold_rows if str(g["id"]) not in predictions]
     if missing:
         raise DataFileError(f"{args.predictions}: no prediction for {len(missing)} labelled ids, e.g. {missing[:3]}")
-    extra = len(set(predictions) - set(labels))
+    extra = len(set(predictions) - {str(g["id"]) for g in gold_rows})
     if extra:
         print(f"note: {extra} predictions have no label and are not scored", file=sys.stderr)
-    scored = []
-    for i, gold in labels.items():
-        report = gold.get("report") or predictions[i].get("report") or ""
-        scored.append({"id": i, **metrics.score_row(predictions[i]["output"], gold, report)})
-    result = metrics.aggregate(scored)
-    result["severity_confusion"] = metrics.severity_confusion(scored)
+    if skipped := labels.skipped_metrics(fields):
+        print(f"note: {args.labels} labels only {', '.join(fields) or 'no field'}; not scored: {', '.join(skipped)}",
+              file=sys.stderr)
+    reports = [g.get("report") or predictions[str(g["id"])].get("report") or "" for g in gold_rows]
+    scored = {"model": [{"id": g["id"], **metrics.score_row(predictions[str(g["id"])]["output"], g, r)}
+                        for g, r in zip(gold_rows, reports)]}
+    if args.train:  # the reference points: what the majority class and a bag of words get on the same reports
+        if not all(reports):
+            raise DataFileError(f"{args.labels}: --train needs each report's text (a 'report' field in the labels or "
+                                "the predictions)")
+        if not {"severity", "category"} <= set(fields):
+            raise DataFileError(f"{args.labels}: --train fits baselines of severity and category; the labels lack "
+                                f"{', '.join(sorted({'severity', 'category'} - set(fields)))}")
+        train_rows = [r for r in read_jsonl(args.train) if all(isinstance(r.get(f), str) for f in ("severity", "category"))]
+        if not train_rows:
+            raise DataFileError(f"{args.train}: no rows with 'severity' and 'category' to fit the baselines on "
+                                "(data/prepared/train.jsonl has them)")
+        for kind, predicted in baselines.predict(baselines.fit_all(train_rows), [{"report": r} for r in reports]).items():
+            scored[kind] = [{"id": g["id"], **metrics.score_labels(pred, g)} for g, pred in zip(gold_rows, predicted)]
+    names = (*metrics.METRICS, *metrics.EXACT_METRICS)
+    result = {name: metrics.aggregate(rows, names) for name, rows in scored.items()}
+    if "severity" in fields:
+        result["model"]["severity_confusion"] = metrics.severity_confusion(scored["model"])
+    kinds = [k for k in metrics.BASELINES if k in scored]
+    for kind in kinds:
+        result[f"model_vs_{kind}"] = metrics.compare(scored[kind], scored["model"], (*metrics.LABEL_METRICS, *metrics.EXACT_METRICS))
     if args.output:
-        write_json(args.output, result)
-    print(tabulate([[m, result[m], f"[{result[m + '_ci_low']}, {result[m + '_ci_high']}]"] for m in metrics.METRICS]
-                   + [["severity_macro_f1", result["severity_macro_f1"], ""]],
-                   headers=["metric", f"mean over {len(scored)} rows", "bootstrap 95% CI"], tablefmt="github"))
+        write_json(args.output, result if kinds else result["model"])
+    table = []
+    for m in (*names, "severity_macro_f1"):
+        if m not in result["model"]:
+            continue
+        low, high = result["model"].get(m + "_ci_low"), result["model"].get(m + "_ci_high")
+        row = [m, result["model"][m], f"[{low}, {high}]" if low is not None else ""]
+        for kind in kinds:
+            d = result[f"model_vs_{kind}"]
+            row += [result[kind].get(m, ""), f"{d[m]:+.3f} [{d[m + '_ci_low']:+.3f}, {d[m + '_ci_high']:+.3f}]" if m in d else ""]
+        table.append(row)
+    heads = ["metric", f"mean over {len(gold_rows)} rows", "bootstrap 95% CI", *(h for k in kinds for h in (k, f"model − {k} [95% CI]"))]
+    print(tabulate(table, headers=heads, tablefmt="github"))
 
 
 def merge(args) -> None:
@@ -145,11 +162,16 @@ def main(argv=None) -> None:
                                                  "else embedded:smollm2-135m-instruct")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--free", action="store_true", help="plain greedy decoding: do not constrain severity and category "
+                                                       "to the spec's values")
     p.set_defaults(func=predict)
     s = sub.add_parser("score", help="metrics of a predictions file against a labels file")
     s.add_argument("predictions", type=Path)
     s.add_argument("labels", type=Path)
     s.add_argument("-o", "--output", type=Path, help="also write the metrics as JSON")
+    s.add_argument("--train", type=Path, help="a training file with report text, severity and category per row "
+                                              "(data/prepared/train.jsonl): also print what the majority class and "
+                                              "TF-IDF + logistic regression fitted on it get, and the model's paired delta")
     s.set_defaults(func=score)
     m = sub.add_parser("merge", help="merge an adapter into its base and save a standalone model + tokenizer")
     m.add_argument("--adapter", type=Path, required=True, help="a directory saved by train_lora / train_qlora")

@@ -134,3 +134,17 @@ def label_counts(splits: dict, task: str) -> dict:
         labels = [("category", sorted({r["category"] for rows in splits.values() for r in rows if "category" in r}))]
     return {f"{name}_{field}_{re.sub(r'[^0-9A-Za-z]+', '_', value)}": sum(r.get(field) == value for r in rows)
             for name, rows in splits.items() for field, values in labels for value in values}
+
+
+def overlapping(chats, text, references: list[str], threshold: float, shingle_size: int) -> list[tuple[dict, str]]:
+    """The chats whose prompt is an exact or near duplicate of one of `references` (the real reports of the
+    evaluation split), each with the reference's position and the Jaccard: such a row may not be trained on."""
+    index = NearDuplicates(threshold, shingle_size)
+    for i, reference in enumerate(references):
+        index.add(str(i), index.sketch(reference))
+    found = []
+    for chat in chats:
+        match = index.matches(index.sketch(text(chat)))
+        if match:
+            found.append((chat, f"prompt shingle Jaccard {match[0][1]:.3f} with real report {int(match[0][0]) + 1}"))
+    return found

@@ -1,8 +1,11 @@
-"""Batched greedy generation for chat prompts: left padding, length-sorted batches, results in input order."""
+"""Batched greedy generation for chat prompts (left padding, length-sorted batches, results in input order),
+constrained decoding of the spec's enum fields, and teacher-forced scores of a reference answer."""
+import re
 import time
 
 import torch
 from tqdm.auto import tqdm
+from transformers import LogitsProcessor, LogitsProcessorList
 
 
 class PromptTooLong(ValueError):
@@ -20,13 +23,34 @@ def context_length(model):
     return value if isinstance(value, int) and value > 0 else None
 
 
-def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate"):
-    """Greedy replies to chat `prompts` (lists of messages), as (text, seconds per row) in input order.
+def shared_prefix(encoded: list[list[int]]) -> int:
+    """How many leading tokens every prompt shares (the system prompt, few-shot examples), leaving each at
+    least one token of its own."""
+    if not encoded:
+        return 0
+    first, shortest = encoded[0], min(len(e) for e in encoded)
+    n = 0
+    while n < shortest - 1 and all(e[n] == first[n] for e in encoded):
+        n += 1
+    return n
 
-    Prompts are sorted by length so a batch pads little; left padding keeps every prompt's last token
-    next to its first generated one, so a batched reply equals the one-at-a-time reply.
+
+# A shared prefix shorter than this is recomputed per row: caching it would not pay for the copies.
+MIN_SHARED = 32
+
+
+def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate",
+             constrain: dict[str, tuple[str, ...]] | None = None):
+    """Greedy replies to chat `prompts` (lists of messages), as (text, seconds per row) in input order.
+    `constrain` ({"severity": SEVERITIES, ...}) limits those fields' string values to the allowed ones (EnumValues).
+
+    Prompts are sorted by length so a batch pads little. The tokens all prompts share (a system prompt, few-shot
+    examples) are run once and their cache reused by every batch: each row is laid out as [shared][padding][own],
+    the padding masked, and positions come from the mask, so a row sees exactly the sequence it would see alone;
+    the last prompt token stays next to the first generated one, so a batched reply equals the one-at-a-time reply.
     """
-    tokenizer.padding_side = "left"
+    import copy
+
     encoded = [tokenizer.apply_chat_template(p, add_generation_prompt=True, tokenize=True, return_dict=True)["input_ids"]
                for p in prompts]
     # Checked before any work: a prompt past the context would be cut or, far past it, exhaust memory
@@ -39,9 +63,20 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
     device = next(model.parameters()).device
     results = [None] * len(prompts)
     model.eval()
+    shared = shared_prefix(encoded) if len(prompts) > 1 else 0
+    shared = shared if shared >= MIN_SHARED else 0
+    with torch.inference_mode():
+        prefix_cache = model(input_ids=torch.tensor([encoded[0][:shared]], device=device), use_cache=True).cache if shared else None
     for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=None):
         batch = order[start:start + batch_size]
-        inputs = tokenizer.pad({"input_ids": [encoded[i] for i in batch]}, return_tensors="pt").to(device)
+        own = [encoded[i][shared:] for i in batch]
+        width = max(map(len, own))
+        ids = [encoded[batch[0]][:shared] + [tokenizer.pad_token_id] * (width - len(o)) + o for o in own]
+        mask = [[1] * shared + [0] * (width - len(o)) + [1] * len(o) for o in own]
+        inputs = {"input_ids": torch.tensor(ids, device=device), "attention_mask": torch.tensor(mask, device=device)}
+        if prefix_cache is not None:
+            inputs["cache"] = copy.deepcopy(prefix_cache)
+            inputs["cache"].batch_repeat_interleave(len(batch))
         started = time.perf_counter()
         with torch.inference_mode():
             output = model.generate(
@@ -50,26 +85,142 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
                 do_sample=False,
                 temperature=None, top_p=None, top_k=None,  # greedy: silence the model's sampling defaults
                 pad_token_id=tokenizer.pad_token_id,
+                logits_processor=LogitsProcessorList(
+                    [EnumValues(tokenizer, inputs["input_ids"].shape[1], constrain)] if constrain else []),
             )
         seconds = (time.perf_counter() - started) / len(batch)
-        for row, ids in zip(batch, output[:, inputs["input_ids"].shape[1]:]):
-            results[row] = (tokenizer.decode(ids, skip_special_tokens=True).strip(), seconds)
+        for row, out in zip(batch, output[:, inputs["input_ids"].shape[1]:]):
+            results[row] = (tokenizer.decode(out, skip_special_tokens=True).strip(), seconds)
     return results
 
 
-def answer_loss(model, tokenizer, conversations: list[list[dict]]) -> list[float]:
-    """Mean next-token loss of each conversation's last message (the reference answer) given the
-    messages before it: the test loss of a fine-tune, which needs no parsing and fits any data set."""
+# ---- Constrained decoding of the spec's enum fields --------------------------------------------------
+
+# The end of a reply that is inside the string value of a key: `"severity": "SE` -> ("severity", "SE").
+_OPEN_VALUE = re.compile(r'"([a-z_]+)"\s*:\s*"([^"\\]*)$')
+# What may follow a value's closing quote inside the same token: JSON punctuation and space (`",`, `"}`, `", "`).
+_AFTER_VALUE = re.compile(r'[\s,}\]"]*')
+
+
+class EnumValues(LogitsProcessor):
+    """Constrained decoding: while a reply is inside the string value of one of `fields` (its text ends in
+    `"severity": "SE`), only the tokens that continue one of that field's allowed values, or close it with
+    its quote, keep their scores; the rest get -inf. Everywhere else nothing changes, so a model that writes
+    a valid label anyway is decoded exactly as plain greedy decoding would decode it, and greedy over the
+    allowed continuations picks the value the model finds most likely at each token."""
+
+    def __init__(self, tokenizer, prompt_length: int, fields: dict[str, tuple[str, ...]]):
+        self.tokenizer, self.prompt_length, self.fields = tokenizer, prompt_length, fields
+        # Token strings, decoded once per tokenizer; the allowed sets once per (field, text so far).
+        cache = tokenizer.__dict__.setdefault("_ftlab_enum_cache", {})
+        if "strings" not in cache:
+            cache["strings"] = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+        self.strings, self.allowed_sets = cache["strings"], cache.setdefault("allowed", {})
+
+    def allowed(self, field: str, partial: str):
+        key = (field, tuple(self.fields[field]), partial)
+        if key not in self.allowed_sets:
+            ends = [v + '"' for v in self.fields[field] if v.startswith(partial)]
+            ids = [i for i, s in enumerate(self.strings) if s and any(
+                end.startswith(partial + s) or ((partial + s).startswith(end)
+                                                and _AFTER_VALUE.fullmatch((partial + s)[len(end):])) for end in ends)]
+            self.allowed_sets[key] = torch.tensor(ids, dtype=torch.long) if ids else None
+        return self.allowed_sets[key]
+
+    def __call__(self, input_ids, scores):
+        # The last 24 tokens of each reply hold any open value (a key, a colon, a quote and a few value tokens).
+        tails = self.tokenizer.batch_decode(input_ids[:, max(self.prompt_length, input_ids.shape[1] - 24):],
+                                            skip_special_tokens=True)
+        for row, tail in enumerate(tails):
+            match = _OPEN_VALUE.search(tail)
+            if match is None or match[1] not in self.fields:
+                continue
+            allowed = self.allowed(match[1], match[2])
+            if allowed is None:  # the value already left every allowed spelling: nothing sensible to enforce
+                continue
+            keep = scores[row, allowed.to(scores.device)]
+            scores[row] = float("-inf")
+            scores[row, allowed.to(scores.device)] = keep
+        return scores
+
+
+# ---- The reference answer's loss, and likelihood scoring of its labels --------------------------------
+
+def _value_spans(answer: str, fields) -> dict[str, tuple[int, int]]:
+    """Character span of each field's string value in a JSON answer (the first occurrence of the key)."""
+    spans = {}
+    for field in fields:
+        match = re.search(rf'"{field}"\s*:\s*"([^"\\]*)"', answer)
+        if match:
+            spans[field] = match.span(1)
+    return spans
+
+
+def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dict[str, tuple[str, ...]] | None = None):
+    """Teacher-forced scores of each conversation's last message (the reference answer) given the messages
+    before it, one forward pass each:
+      answer_loss         the mean next-token loss of the answer (the test loss of a fine-tune; any data set);
+      <field>_label_loss  for each of `fields` the answer has as a string (severity, category), the summed
+                          loss of its value's tokens, which are 2-4 of the answer's ~70 and are drowned in its mean;
+      <field>_scored      the allowed value the model finds most likely in that place (each value's summed
+                          log-probability after the same answer prefix): the label by likelihood scoring.
+    """
+    import copy
+
     device = next(model.parameters()).device
-    losses = []
+    fields = fields or {}
+    out = []
     model.eval()
     with torch.inference_mode():
         for messages in conversations:
-            prompt = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=True,
-                                                   return_dict=True)["input_ids"]
-            full = tokenizer.apply_chat_template(messages, tokenize=True, return_dict=True)["input_ids"]
-            ids = torch.tensor([full], device=device)
-            labels = ids.clone()
-            labels[:, : len(prompt)] = -100  # score the answer only, as training does
-            losses.append(round(model(input_ids=ids, labels=labels).loss.float().item(), 4))
-    return losses
+            prompt_text = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
+            full_text = tokenizer.apply_chat_template(messages, tokenize=False)
+            prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+            full = tokenizer(full_text, add_special_tokens=False, return_offsets_mapping=True)
+            ids, offsets = full["input_ids"], full["offset_mapping"]
+            n = len(prompt)
+            if ids[:n] != prompt:
+                raise ValueError("the chat template's prompt is not a token prefix of the whole conversation")
+            result = model(input_ids=torch.tensor([ids], device=device), use_cache=bool(fields),
+                           logits_to_keep=len(ids) - n + 1)
+            # logits_to_keep keeps the positions from n-1 on: position n-1 predicts the answer's first token.
+            logprobs = torch.log_softmax(result.logits[0].float(), dim=-1)
+            token_loss = -logprobs[torch.arange(len(ids) - n), torch.tensor(ids[n:], device=device)]
+            row = {"answer_loss": round(token_loss.mean().item(), 4)}
+            answer_start = full_text.rindex(messages[-1]["content"], len(prompt_text))
+            for field, (a, b) in _value_spans(messages[-1]["content"], fields).items():
+                a, b = a + answer_start, b + answer_start
+                first = next((i for i, (s, e) in enumerate(offsets) if e > a), None)
+                if first is None or offsets[first][0] != a or first < n:
+                    continue  # the value's first token also holds its quote: no clean place to score from
+                last = max(i for i, (s, e) in enumerate(offsets) if s < b)
+                row[f"{field}_label_loss"] = round(token_loss[first - n:last + 1 - n].sum().item(), 4)
+                row[f"{field}_scored"] = _most_likely(model, tokenizer, result.cache, ids[:first],
+                                                      logprobs[first - n], full_text[:a], fields[field], copy)
+            out.append(row)
+    return out
+
+
+def _most_likely(model, tokenizer, cache, prefix_ids, first_logprobs, prefix_text, values, copy):
+    """The value of `values` with the highest summed log-probability of its tokens after `prefix_ids`,
+    reusing the forward pass's cache cut back to the prefix. (No spec value is a prefix of another, so the
+    closing quote, which this tokenizer merges with what follows, is left out.)"""
+    tails = []
+    for value in values:
+        ids = tokenizer(prefix_text + value, add_special_tokens=False)["input_ids"]
+        if ids[:len(prefix_ids)] != prefix_ids:
+            return None  # the value would merge with the text before it: not comparable token by token
+        tails.append(ids[len(prefix_ids):])
+    cache = copy.deepcopy(cache)
+    cache.crop(len(prefix_ids) - cache.get_seq_length())  # a negative crop removes that many tokens
+    cache.batch_repeat_interleave(len(values))
+    width = max(len(t) for t in tails)
+    device = first_logprobs.device
+    inputs = torch.tensor([t + [t[-1]] * (width - len(t)) for t in tails], device=device)
+    mask = torch.ones(len(values), len(prefix_ids) + width, dtype=torch.long, device=device)
+    positions = torch.arange(len(prefix_ids), len(prefix_ids) + width, device=device).expand(len(values), -1)
+    logits = model(input_ids=inputs, attention_mask=mask, position_ids=positions, cache=cache).logits.float()
+    logprobs = torch.log_softmax(logits, dim=-1)
+    totals = [first_logprobs[t[0]].item() + sum(logprobs[v, j - 1, t[j]].item() for j in range(1, len(t)))
+              for v, t in enumerate(tails)]
+    return values[max(range(len(values)), key=totals.__getitem__)]

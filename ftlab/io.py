@@ -37,7 +37,8 @@ class DataFileError(Exception):
     """A data file that is missing or malformed; the message names the file (and line)."""
 
 
-def read_jsonl(path: Path) -> list[dict]:
+def read_jsonl(path: Path, numbered: bool = False) -> list:
+    """The JSON objects of a JSONL file (blank lines skipped); with numbered, (line number, object) pairs."""
     path = Path(path)
     if not path.is_file():
         raise DataFileError(f"{path}: not found; run the stage that writes it (dvc repro)")
@@ -46,7 +47,10 @@ def read_jsonl(path: Path) -> list[dict]:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as e:
         raise DataFileError(f"{path}: not UTF-8 text ({e.reason} at byte {e.start})") from None
-    for number, line in enumerate(text.splitlines(), 1):
+    # Lines end at "\n" only: str.splitlines() would also split at U+2028, U+2029 and U+0085, which a JSON
+    # string may hold raw (write_jsonl keeps non-ASCII text as it is).
+    for number, line in enumerate(text.split("\n"), 1):
+        line = line.removesuffix("\r")
         if not line.strip():
             continue
         try:
@@ -55,8 +59,19 @@ def read_jsonl(path: Path) -> list[dict]:
             raise DataFileError(f"{path}:{number}: not valid JSON ({e.msg})") from None
         if not isinstance(row, dict):
             raise DataFileError(f"{path}:{number}: expected a JSON object per line")
-        rows.append(row)
+        rows.append((number, row) if numbered else row)
     return rows
+
+
+def read_json(path: Path):
+    """One JSON file; a missing or broken file is a DataFileError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataFileError(f"{path}: not found; run the stage that writes it (dvc repro)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise DataFileError(f"{path}: not valid JSON ({e})") from None
 
 
 def _atomic_write(path: Path, text: str) -> None:

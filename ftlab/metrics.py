@@ -42,20 +42,36 @@ def services_f1(predicted, gold: list[str]) -> float:
 
 def score_row(output: str, gold: dict, report: str) -> dict:
     """The per-row scores of one reply. Where more than one label is defensible, `gold` may list the
-    accepted ones as `severity_ok` / `category_ok`; `severity` / `category` is then the preferred one."""
+    accepted ones as `severity_ok` / `category_ok`; `severity` / `category` is then the preferred one, which
+    `*_exact` scores alone. A label `gold` lacks (a labels file with only some fields) gives no score."""
     found = triage.parse_lenient(output)
     obj = found or {}
-    severity = obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None
-    return {
-        "severity_gold": gold["severity"],
-        "severity_pred": severity,
-        "format_conformance": float(triage.parse_strict(output) is not None),
-        "parseable": float(found is not None),
-        "severity_accuracy": float(severity in gold.get("severity_ok", [gold["severity"]])),
-        "category_accuracy": float(obj.get("category") in gold.get("category_ok", [gold["category"]])),
-        "services_f1": services_f1(obj.get("affected_services"), gold["affected_services"]),
-        "faithfulness": faithfulness(obj, report) if found else 0.0,
-    }
+    row = {"format_conformance": float(triage.parse_strict(output) is not None), "parseable": float(found is not None)}
+    if "severity" in gold:
+        severity = obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None
+        row |= {"severity_gold": gold["severity"], "severity_pred": severity,
+                "severity_accuracy": float(severity in gold.get("severity_ok", [gold["severity"]])),
+                "severity_exact": float(severity == gold["severity"])}
+    if "category" in gold:
+        row |= {"category_accuracy": float(obj.get("category") in gold.get("category_ok", [gold["category"]])),
+                "category_exact": float(obj.get("category") == gold["category"])}
+    if "affected_services" in gold:
+        row["services_f1"] = services_f1(obj.get("affected_services"), gold["affected_services"])
+    row["faithfulness"] = faithfulness(obj, report) if found else 0.0
+    return row
+
+
+def score_labels(predicted: dict, gold: dict) -> dict:
+    """The label scores of a prediction that is labels only (a baseline classifier's {severity, category})."""
+    row = {}
+    if "severity" in gold:
+        row |= {"severity_gold": gold["severity"], "severity_pred": predicted["severity"],
+                "severity_accuracy": float(predicted["severity"] in gold.get("severity_ok", [gold["severity"]])),
+                "severity_exact": float(predicted["severity"] == gold["severity"])}
+    if "category" in gold:
+        row |= {"category_accuracy": float(predicted["category"] in gold.get("category_ok", [gold["category"]])),
+                "category_exact": float(predicted["category"] == gold["category"])}
+    return row
 
 
 # Each fine-tune -> (the name of its base's block in metrics/eval.json, the stage that trained it).
@@ -64,11 +80,19 @@ PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
 FEW_SHOT = "base_fewshot"
 
 METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_accuracy", "services_f1", "faithfulness")
-# Per-row metrics of any data set, triage or not (ftlab.generation.answer_loss); lower is better.
+# The label metrics a classic baseline has too (ftlab/baselines.py), and the preferred label alone (for a
+# split whose labels accept two answers on some rows, such as the real reports).
+LABEL_METRICS = ("severity_accuracy", "category_accuracy")
+EXACT_METRICS = ("severity_exact", "category_exact")
+# Per-row metrics of any data set, triage or not (ftlab.generation.answer_scores); lower is better.
 GENERIC_METRICS = ("answer_loss",)
+# Teacher-forced, on rows with a reference answer: the summed loss of each label's value tokens (lower is better).
+LABEL_LOSSES = ("severity_label_loss", "category_label_loss")
+# The reference points of the label fields (ftlab/baselines.py).
+BASELINES = ("majority", "classic")
 # Per-question metrics of the forgetting probe (ftlab/probe.py).
 PROBE_METRICS = ("probe_answered", "probe_triage_json")
-LOWER_IS_BETTER = {"answer_loss", "probe_triage_json", "general_perplexity"}
+LOWER_IS_BETTER = {"answer_loss", "probe_triage_json", "general_perplexity", *LABEL_LOSSES}
 
 
 def severity_macro_f1(scored: list[dict]) -> float:
@@ -97,7 +121,8 @@ def aggregate(scored: list[dict], names: tuple[str, ...] = METRICS) -> dict:
         return {}
     out = {}
     for m in names:
-        out.update(_mean_and_interval(m, [r[m] for r in scored]))
+        if all(m in r for r in scored):  # a metric the rows lack (an unlabelled field) is left out, not zero
+            out.update(_mean_and_interval(m, [r[m] for r in scored]))
     if all("severity_gold" in r for r in scored) and "severity_accuracy" in names:
         out["severity_macro_f1"] = round(severity_macro_f1(scored), 4)
     if all("latency_s" in r for r in scored):
@@ -128,6 +153,8 @@ def compare(base: list[dict], tuned: list[dict], names: tuple[str, ...] = METRIC
     assert [r["id"] for r in base] == [r["id"] for r in tuned], "compare needs the same rows in the same order"
     out = {}
     for m in names:
+        if not all(m in r for r in base + tuned):
+            continue
         out.update(_mean_and_interval(m, [t[m] - b[m] for b, t in zip(base, tuned)]))
         if all(r[m] in (0.0, 1.0) for r in base + tuned):
             out[f"{m}_wrong_to_right"] = sum(b[m] == 0 and t[m] == 1 for b, t in zip(base, tuned))

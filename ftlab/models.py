@@ -186,7 +186,25 @@ def load_model(spec: BaseModelSpec, quantization_config=None, **from_pretrained)
     model = _loading(spec, "model", lambda: AutoModelForCausalLM.from_pretrained(path, **kwargs))
     if cuda and quantization_config is None:
         model.to(f"cuda:{device}")
+    if quantization_config is not None:
+        portable_4bit(model)
     return model
+
+
+def portable_4bit(model) -> int:
+    """Keep every bitsandbytes 4-bit layer on its portable CPU path. On a CPU with AVX512-BF16, bitsandbytes
+    0.50 switches a 4-bit layer in eval mode to a fused kernel that repacks the weights and computes in
+    bfloat16 whatever bnb_4bit_compute_dtype says: the same adapter would then score differently on two
+    machines, and the repacking fails on layers narrower than the 4-bit block size (bitsandbytes
+    nn/modules.py Linear4bit.forward, functional.py _convert_weight_packed_for_cpu). The portable path
+    de-quantizes and multiplies in the compute dtype on every CPU (and CUDA is not affected).
+    Returns how many layers it switched."""
+    switched = 0
+    for module in model.modules():
+        if getattr(module, "support_avx512bf16_for_cpu", False):
+            module.support_avx512bf16_for_cpu = False
+            switched += 1
+    return switched
 
 
 def load_adapter(model, adapter_dir: Path):
@@ -205,6 +223,16 @@ def load_adapter(model, adapter_dir: Path):
         ) from None
 
 
+def adapter_info(adapter_dir: Path) -> dict:
+    """What the train stage recorded beside an adapter (BASE_FILE): its base model, 4-bit settings and the
+    triage prompt it was trained with; the prompt defaults to the rubric for adapters saved before it was recorded."""
+    import json
+
+    meta_file = Path(adapter_dir) / BASE_FILE
+    meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
+    return {"bnb": None, "prompt": "rubric", "answer_order": "spec", **meta}
+
+
 def load_for_inference(adapter_dir: Path, base: BaseModelSpec | None = None):
     """(model, tokenizer) for a trained adapter, in one call: the base it was trained on (from its
     ftlab_base.json, or `base` to override), loaded in 4 bits if it was trained that way, plus the adapter.
@@ -213,13 +241,19 @@ def load_for_inference(adapter_dir: Path, base: BaseModelSpec | None = None):
     """
     import json
 
-    from transformers import BitsAndBytesConfig
-
     adapter_dir = Path(adapter_dir)
     meta_file = adapter_dir / BASE_FILE
     if base is None and not meta_file.is_file():
         raise ModelSourceError(f"{adapter_dir}: no {BASE_FILE} (not saved by a train stage); name its base model explicitly")
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {"bnb": None}
     spec = base or BaseModelSpec(**meta["base_model"])
-    quantization = BitsAndBytesConfig(**meta["bnb"]) if meta.get("bnb") else None
-    return load_adapter(load_model(spec, quantization), adapter_dir), load_tokenizer(spec)
+    model, tokenizer = load_base(spec, meta.get("bnb"))
+    return load_adapter(model, adapter_dir), tokenizer
+
+
+def load_base(spec: BaseModelSpec, bnb: dict | None = None):
+    """(model, tokenizer) of a base model for inference: in 4 bits when `bnb` (BitsAndBytesConfig keywords),
+    as a QLoRA adapter was trained on it."""
+    from transformers import BitsAndBytesConfig
+
+    return load_model(spec, BitsAndBytesConfig(**bnb) if bnb else None), load_tokenizer(spec)

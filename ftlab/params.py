@@ -116,6 +116,14 @@ class Prepare(Section):
     val_fraction: float = Field(ge=0.0, lt=0.5)
     test_fraction: float = Field(gt=0.0, lt=0.5)
     seed: int
+    # Triage rows: the system prompt they are trained with (ftlab.triage.SYSTEM_PROMPTS; the adapter records it,
+    # so evaluate and `ftlab predict` prompt the fine-tune the same way) and the order of the answer's keys.
+    prompt: Literal["rubric", "short"] = "rubric"
+    answer_order: Literal["spec", "grounded"] = "spec"
+    # Real incident reports with gold labels (ftlab/labels.py; data/real/README.md): the second evaluation split
+    # of a triage data set, never trained on; a source row that is a near duplicate of one is refused. Also a
+    # dvc.yaml dep (${prepare.real}); a generic data set ignores it.
+    real: str = Field(min_length=1)
 
 
 class FromPretrained(Section):
@@ -147,6 +155,9 @@ class Train(Section):
     # Long rows: each layer's MLP runs (and is recomputed in backward) this many tokens at a time
     # (train.chunk_mlps); exact, and no effect on rows up to this length. null: off.
     mlp_chunk_tokens: Optional[int] = Field(default=None, ge=1)
+    # The loss weight of the label fields' value tokens (severity, category) against the answer's other
+    # tokens (ftlab.train.LabelWeights); 1 is plain SFT.
+    label_weight: float = Field(default=1.0, ge=1.0, le=1000.0)
     lora: dict[str, Any]
     sft: dict[str, Any]
     bnb: Optional[dict[str, Any]] = None
@@ -227,6 +238,9 @@ class Judge(WithBackend):
 
 class Evaluate(Section):
     max_rows: Optional[int] = Field(default=None, ge=1)
+    # Constrained decoding of the label fields (ftlab.generation.EnumValues): severity and category can only be
+    # written as one of the spec's values, in every variant.
+    constrained: bool = True
     max_new_tokens: int = Field(ge=8, le=4096)
     batch_size: int = Field(ge=1, le=1024)
     few_shot_k: int = Field(ge=0, le=32)

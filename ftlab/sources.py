@@ -146,8 +146,9 @@ def _check_messages(messages) -> list[dict]:
     return [{"role": m["role"], "content": m["content"]} for m in messages]
 
 
-def to_chat(row: dict, shape: str, row_id: str) -> dict:
-    """One source row as a chat row, or Reject with the reason."""
+def to_chat(row: dict, shape: str, row_id: str, prompt: str = "rubric", order: str = "spec") -> dict:
+    """One source row as a chat row, or Reject with the reason. Triage rows get the system prompt
+    triage.SYSTEM_PROMPTS[prompt] and an answer with its keys in triage.ORDERS[order]."""
     if shape == "triage":
         report = _text(row, "report", reason="empty_report")
         gold = _json(row.get("triage"), "triage")
@@ -160,7 +161,7 @@ def to_chat(row: dict, shape: str, row_id: str) -> dict:
                       "invalid_answer")
             raise Reject(reason, "; ".join(errors))
         return {"id": row_id, "severity": gold["severity"], "category": gold["category"], "messages": [
-            *triage.prompt(report), {"role": "assistant", "content": triage.dumps(gold)}]}
+            *triage.prompt(report, prompt), {"role": "assistant", "content": triage.dumps(gold, order)}]}
     if shape == "messages":
         messages = _check_messages(_json(row.get("messages"), "messages"))
     elif shape == "dolly":

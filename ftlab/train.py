@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from ftlab import models, params
+from ftlab import models, params, triage
 from ftlab.io import DataFileError, read_jsonl, write_json
 
 
@@ -40,6 +40,77 @@ def _dataset(path: Path, limit):
     if limit is not None:
         rows = rows[:limit]  # prepare already shuffled the split: the first N are a fair sample
     return Dataset.from_list([prompt_completion(r) for r in rows]) if rows else None
+
+
+class LabelWeights:
+    """Per-token loss weights for triage answers: the value tokens of the label fields (triage.ENUMS:
+    severity, category) count `weight` times, every other answer token once. Why: a label is 1-3 of an
+    answer's ~70 tokens, so plain SFT learns the JSON, the services and the summary and leaves the decision
+    at its prior (notes/decision.md: severity's token loss stayed at ln 4 after four epochs). The value tokens
+    are found in the label ids: the tokens after a field's key (`"severity": "`), up to the closing quote."""
+
+    def __init__(self, tokenizer, weight: float):
+        self.weight = weight
+        strings = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        decoded = [tokenizer.convert_tokens_to_string([t]) if t is not None else "" for t in strings]
+        self.quote = torch.tensor(['"' in s for s in decoded])  # a token that holds a quote ends the value
+        self.keys = []
+        for field in triage.ENUMS:  # the key's last tokens as the serialiser writes them, in any key order
+            text = triage.dumps({k: "x" if k != "affected_services" else ["x"] for k in triage.KEYS})
+            ids = tokenizer(text, add_special_tokens=False, return_offsets_mapping=True)
+            start = text.index(f'"{field}": "') + len(f'"{field}": "')
+            end = next(i for i, (a, b) in enumerate(ids["offset_mapping"]) if a >= start)
+            self.keys.append(ids["input_ids"][max(0, end - 3):end])
+
+    def __call__(self, labels: torch.Tensor) -> torch.Tensor:
+        weights = torch.ones(labels.shape, dtype=torch.float32, device=labels.device)
+        quote = self.quote.to(labels.device)
+        for row in range(labels.shape[0]):
+            ids = labels[row].tolist()
+            for key in self.keys:
+                n = len(key)
+                for i in range(len(ids) - n):
+                    if ids[i:i + n] == key:
+                        j = i + n
+                        while j < len(ids) and ids[j] >= 0 and not quote[ids[j]]:
+                            weights[row, j] = self.weight
+                            j += 1
+        return weights
+
+
+def _weighted_trainer_class():
+    from trl import SFTTrainer
+
+    class WeightedSFTTrainer(SFTTrainer):
+        """TRL's SFTTrainer with LabelWeights on the training loss. The loss stays TRL's own (its fused LM head,
+        its token normalisation and metrics): only the per-token log-probabilities it sums are weighted."""
+
+        label_weights: LabelWeights | None = None
+
+        def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+            if self.label_weights is None or not model.training:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            weights = self.label_weights(inputs["labels"])[:, 1:]  # log_probs are those of labels[:, 1:]
+            forward = model.forward
+
+            def weighted(*args, **kwargs):
+                out = forward(*args, **kwargs)
+                if kwargs.get("fused_lm_head"):
+                    out.log_probs = out.log_probs * weights
+                return out
+
+            # An instance `forward` may be accelerate's autocast wrapper (mixed precision): put back exactly what was there.
+            previous = model.__dict__.get("forward")
+            model.forward = weighted
+            try:
+                return super().compute_loss(model, inputs, return_outputs, num_items_in_batch)
+            finally:
+                if previous is None:
+                    del model.forward
+                else:
+                    model.forward = previous
+
+    return WeightedSFTTrainer
 
 
 def sft_config(p: params.Train, output_dir: str):
@@ -189,8 +260,6 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     from peft import LoraConfig, prepare_model_for_kbit_training
     from peft.helpers import disable_input_dtype_casting
     from transformers import BitsAndBytesConfig, set_seed
-    from trl import SFTTrainer
-
     key_params = p  # the run key hashes the params as written (on_cuda included) plus the device
     p = p.for_device(torch.cuda.is_available())
     main_process = int(os.environ.get("RANK", 0)) == 0
@@ -241,7 +310,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
                     param.requires_grad = False
                 model.enable_input_require_grads()
 
-        trainer = SFTTrainer(
+        trainer = _weighted_trainer_class()(
             model=model,
             args=args,
             train_dataset=train_set,
@@ -249,6 +318,8 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
             processing_class=tokenizer,
             peft_config=LoraConfig(**p.lora),
         )
+        if p.label_weight != 1:
+            trainer.label_weights = LabelWeights(tokenizer, p.label_weight)
         if p.mlp_chunk_tokens:  # after the Trainer, which may swap in Liger's MLP forward (sft.use_liger_kernel)
             chunk_mlps(trainer.model, p.mlp_chunk_tokens)
         trainable, total = trainer.model.get_nb_trainable_parameters()  # before FSDP wraps (and shards) it
@@ -292,7 +363,11 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         trainer.save_model(str(staging))
         if main_process:
             # What the adapter was trained on top of, so models.load_for_inference needs only this directory.
-            write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb})
+            # The prompt it was trained with (prepare's meta.json), so evaluate and `ftlab predict` ask it the same way.
+            meta = json.loads((data_dir / "meta.json").read_text()) if (data_dir / "meta.json").is_file() else {}
+            write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb,
+                                                    "prompt": meta.get("prompt", "rubric"),
+                                                    "answer_order": meta.get("answer_order", "spec")})
             (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle of the args; params.yaml says it all
             if out_dir.exists():
                 shutil.rmtree(out_dir)

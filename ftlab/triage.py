@@ -69,11 +69,30 @@ def parse_lenient(text: str):
     return None
 
 
-def prompt(report: str) -> list[dict]:
+# The system prompts a triage row can carry. `rubric` spells the rules out for a model that has not been
+# trained on them (the base model, few-shot prompting, Claude); `short` names the task only: a fine-tune
+# learns the rules from its training rows, and the rubric's ~200 tokens would be most of every row.
+SYSTEM_PROMPTS = {
+    "rubric": SYSTEM_PROMPT,
+    "short": "Triage the incident report. Reply with one JSON object: severity, category, affected_services, "
+             "summary, next_action.",
+}
+# The order in which a training target writes the spec's keys (the spec leaves it free). `spec` decides
+# first; `grounded` restates the report (services, summary) before the decision, so that the tokens the
+# labels are generated from already hold the impact (notes/decision.md measures both).
+ORDERS = {
+    "spec": KEYS,
+    "grounded": ("affected_services", "summary", "category", "severity", "next_action"),
+}
+# Constrained decoding: the string fields whose values must be one of a fixed set (ftlab.generation.EnumValues).
+ENUMS = {"severity": SEVERITIES, "category": CATEGORIES}
+
+
+def prompt(report: str, style: str = "rubric") -> list[dict]:
     """The chat prompt for one report, the same in training rows, evaluation and `ftlab predict`."""
-    return [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": report}]
+    return [{"role": "system", "content": SYSTEM_PROMPTS[style]}, {"role": "user", "content": report}]
 
 
-def dumps(obj: dict) -> str:
-    """The canonical serialisation used as the training target: compact, spec key order."""
-    return json.dumps({k: obj[k] for k in KEYS}, ensure_ascii=False)
+def dumps(obj: dict, order: str = "spec") -> str:
+    """The canonical serialisation used as the training target: compact, keys in ORDERS[order]."""
+    return json.dumps({k: obj[k] for k in ORDERS[order]}, ensure_ascii=False)

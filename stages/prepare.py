@@ -5,19 +5,22 @@ Parquet file; or a Hugging Face dataset id) in one of four shapes (ftlab/sources
 rows, through the data gate: schema of every row, duplicate ids, exact and near-duplicate prompts
 (ftlab/gate.py), the token budget (train_lora.sft.max_length, tokenizer of train_lora's base model), a
 deterministic split stratified by label, and a leakage check (no test prompt near a train prompt).
-Writes data/prepared/{train,val,test}.jsonl, data/prepared/rejected.jsonl (every refused row with its
-reason), data/prepared/meta.json ({"task": "triage" | "generic", ...}) and metrics/prepare.json.
+Triage rows get the system prompt `prepare.prompt` and answers with their keys in `prepare.answer_order`.
+The real-text split (`prepare.real`, labels per ftlab/labels.py) is validated and written as it is; a
+source row that is a near duplicate of one of its reports is refused (`real_overlap`), so it is never trained on.
+Writes data/prepared/{train,val,test,real}.jsonl, data/prepared/rejected.jsonl (every refused row with its
+reason), data/prepared/meta.json ({"task": "triage" | "generic", "prompt", "answer_order", ...}) and metrics/prepare.json.
 """
 import json
 import sys
 from pathlib import Path
 
-from ftlab import gate, models, params, sources
+from ftlab import gate, labels, models, params, sources
 from ftlab.io import DataFileError, write_json, write_jsonl
 
 OUT = Path("data/prepared")
 REASONS = ("bad_json", "missing_field", "wrong_label", "invalid_answer", "empty_report", "empty_turn",
-           "bad_roles", "duplicate_id", "exact_duplicate", "near_duplicate", "oversize")
+           "bad_roles", "duplicate_id", "exact_duplicate", "near_duplicate", "real_overlap", "oversize")
 
 p = params.load("prepare")
 train_params = params.load("train_lora")
@@ -25,6 +28,7 @@ max_tokens = train_params.sft.get("max_length", 1024)  # TRL truncates longer ro
 try:
     name, raw = sources.load(p.source)
     shape = sources.shape_of(name, raw, p.source.shape)
+    real = labels.read(Path(p.real), require=("severity", "category"), need_report=True)[0] if shape == "triage" else []
 except DataFileError as e:
     sys.exit(f"error: {e}")
 task = "triage" if shape == "triage" else "generic"
@@ -33,13 +37,18 @@ task = "triage" if shape == "triage" else "generic"
 chats, rejected = [], []
 for i, row in enumerate(raw):
     try:
-        chats.append(sources.to_chat(row, shape, sources.row_id(row, i)))
+        chats.append(sources.to_chat(row, shape, sources.row_id(row, i), p.prompt, p.answer_order))
     except sources.Reject as r:
         rejected.append({"id": sources.row_id(row, i), "reason": r.reason, "detail": r.detail,
                          "row": json.loads(json.dumps(row, default=str))})
 
 # Duplicates before the split, so that no prompt can sit in two splits.
 chats, dupes, index = gate.deduplicate(chats, sources.prompt_text, p.gate.near_duplicate_threshold, p.gate.shingle_size)
+# The real reports are for evaluation only: a source row that copies one is not trained on (nor tested on).
+overlap = gate.overlapping(chats, sources.prompt_text, [r["report"] for r in real], p.gate.near_duplicate_threshold,
+                           p.gate.shingle_size)
+chats = [c for c in chats if c["id"] not in {o["id"] for o, _ in overlap}]
+dupes += [(c, "real_overlap", detail) for c, detail in overlap]
 
 try:
     tokenizer = models.load_tokenizer(train_params.base_model)
@@ -64,7 +73,9 @@ if leakage:  # deduplicate ran over all rows before the split, so this is a bug,
 
 for split_name, rows in splits.items():
     write_jsonl(OUT / f"{split_name}.jsonl", rows)
-write_json(OUT / "meta.json", {"task": task, "shape": shape, "source": name})
+write_jsonl(OUT / "real.jsonl", real)
+triage_meta = {"prompt": p.prompt, "answer_order": p.answer_order, "real": p.real} if task == "triage" else {}
+write_json(OUT / "meta.json", {"task": task, "shape": shape, "source": name, **triage_meta})
 
 reasons = [r["reason"] for r in rejected]
 stats = {"task": task, "shape": shape, "rows_in": len(raw), "rows_kept": len(chats), "rows_rejected": len(rejected),
@@ -79,6 +90,7 @@ for split_name, rows in splits.items():
     stats[f"{split_name}_tokens_p95"] = full[int(len(full) * 0.95)] if full else 0
     stats[f"{split_name}_tokens_max"] = full[-1] if full else 0
     stats[f"{split_name}_answer_tokens_max"] = max((tokens[r["id"]][1] for r in rows), default=0)
-stats.update(gate.label_counts(splits, task))
+stats.update(gate.label_counts({**splits, "real": real}, task))
+stats["real_rows"] = len(real)
 write_json(Path("metrics/prepare.json"), stats)
 print({"task": task, "kept": len(chats), "rejected": len(rejected), **{n: len(s) for n, s in splits.items()}})

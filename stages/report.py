@@ -1,216 +1,95 @@
 """python stages/report.py
 
-Writes notes/report.md and notes/loss_curves.png from metrics/*.json, data/eval/ and dvclive/:
-the decision table (prompting vs fine-tuning), a before/after table per fine-tune with intervals and
-flips, the forgetting probe, loss curves, severity confusion matrices, the three biggest wins and
-losses with raw outputs, and a write-up. Every sentence about the numbers is computed from them.
+Writes notes/report.md and notes/loss_curves.png from metrics/*.json, data/eval*/ and dvclive/: the decision
+on both evaluation splits (majority class, TF-IDF + logistic regression, zero-shot and few-shot base, LoRA,
+QLoRA; each fine-tune minus the classic baseline and minus few-shot prompting with paired intervals), a
+write-up that says plainly when a fine-tune loses to the simplest method, each fine-tune against its own
+base, the forgetting probe, loss curves, severity confusion, training figures, the params, and the biggest
+wins and losses with raw outputs (ftlab/reporting.py). Every sentence about the numbers is computed from them.
 """
-import json
-import sys
 from pathlib import Path
 
-import pandas as pd
 import yaml
-from tabulate import tabulate
 
-from ftlab import metrics, params, triage
-from ftlab.io import DataFileError, read_jsonl, write_text
+from ftlab import evaluation, metrics, params, reporting, stage
+from ftlab.io import read_json, read_jsonl, write_text
 
-p = params.load("report")
-try:
-    evals = json.loads(Path("metrics/eval.json").read_text())
-    deltas = json.loads(Path("metrics/delta.json").read_text())
-    trained = {stage: json.loads(Path(f"metrics/{stage}.json").read_text()) for _, stage in metrics.PAIRS.values()}
-    test = {r["id"]: r for r in read_jsonl(Path("data/prepared/test.jsonl"))}
-    outputs = {name: read_jsonl(Path(f"data/eval/{name}.jsonl")) for name in evals}
-except (OSError, json.JSONDecodeError, DataFileError) as e:
-    sys.exit(f"error: {e}; run the evaluate stage first (dvc repro)")
-raw_params = params.read_yaml()
-FEW = metrics.FEW_SHOT
-LABEL = {"lora": "LoRA", "qlora": "QLoRA"}
-ROWS = evals["base"]["rows"]
-TRIAGE = "format_conformance" in evals["base"]  # else a generic data set: only the task-free metrics
-NAMES = tuple(m for m in (*metrics.METRICS, *metrics.GENERIC_METRICS) if m in evals["base"])
+R = reporting
 
 
-def short(text: str, limit: int = 320) -> str:
-    text = " ".join(text.split()).replace("|", "\\|")
-    return text if len(text) <= limit else text[:limit] + " …"
-
-
-def interval(d: dict, m: str) -> str:
-    return f"{d[m]:+.3f} [{d[m + '_ci_low']:+.3f}, {d[m + '_ci_high']:+.3f}]"
-
-
-def verdict(d: dict, names=NAMES) -> tuple[list, list, list]:
-    """Metrics whose paired 95% interval lies wholly on the better side of zero, wholly on the worse
-    side, and the rest. Nothing else is ever called better or worse."""
-    up = [m for m in names if d[m + "_ci_low"] > 0]
-    down = [m for m in names if d[m + "_ci_high"] < 0]
-    better = [m for m in names if m in (down if m in metrics.LOWER_IS_BETTER else up)]
-    worse = [m for m in names if m in (up if m in metrics.LOWER_IS_BETTER else down)]
-    return better, worse, [m for m in names if m not in better + worse]
-
-
-def loss_curves(path: Path) -> list[str]:
-    """Plot train and eval loss per step from the dvclive logs of both train stages."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # no display on CI or a GPU box
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(7, 4))
-    plotted = []
-    for _, stage in metrics.PAIRS.values():
-        for kind, file, style in (("train", "loss.tsv", "-"), ("eval", "eval/loss.tsv", "--")):
-            tsv = Path("dvclive") / stage / "plots/metrics" / file
-            if tsv.is_file():
-                df = pd.read_csv(tsv, sep="\t")
-                ax.plot(df["step"], df[df.columns[-1]], style, marker=".", label=f"{stage} {kind} loss")
-                plotted.append(f"{stage} {kind}")
-    ax.set_xlabel("optimizer step")
-    ax.set_ylabel("loss")
-    if plotted:
-        ax.legend()
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return plotted
-
-
-def wins_and_losses(base: str, tuned: str) -> list[str]:
-    """The n rows the fine-tune improved most and the n it hurt most (by the sum of per-row metrics)."""
-    changes = sorted(((metrics.row_total(t) - metrics.row_total(b), b, t) for b, t in zip(outputs[base], outputs[tuned])),
-                     key=lambda x: x[0])
-    improved = [x for x in reversed(changes) if x[0] > 0]
-    hurt = [x for x in changes if x[0] < 0]
-    lines = []
-    for title, chosen, word in (("Wins", improved, "higher"), ("Losses", hurt, "lower")):
-        lines += [f"#### {title}: {min(len(chosen), p.n_examples)} shown of {len(chosen)} rows where `{tuned}` scored {word} than `{base}`", ""]
-        for change, b, t in chosen[: p.n_examples]:
-            messages = test[b["id"]]["messages"]
-            lines += [
-                f"**{b['id']}** (sum of row metrics {metrics.row_total(b):.2f} → {metrics.row_total(t):.2f}): "
-                f"{short(messages[-2]['content'], 400)}",
-                "",
-                tabulate([["gold", short(messages[-1]["content"])],
-                          [base, short(b["output"]) or "(empty)"],
-                          [tuned, short(t["output"]) or "(empty)"]],
-                         headers=["model", "raw output"], tablefmt="github"),
-                "",
-            ]
+def decision(evals: dict, deltas: dict, k: int) -> list[str]:
+    lines = ["## The decision", ""]
+    for split in (s for s in evaluation.SPLITS if s in evals):
+        rows = evals[split]["base"]["rows"]
+        lines += [f"### On the {R.SPLIT_TITLE[split]} ({rows} rows)", "", *R.decision_table(evals, deltas, split)]
+        lines += [f"- {s}" for s in R.against_baselines(evals, deltas, split)]
+        if metrics.FEW_SHOT in evals[split]:
+            better, worse, _ = R.verdict(deltas[split][metrics.FEW_SHOT], metrics.METRICS)
+            lines.append(f"- Few-shot prompting (k={k}) against zero-shot: better on {', '.join(better) or 'no metric'}"
+                         f"{', worse on ' + ', '.join(worse) if worse else ''}.")
+            for ft in metrics.PAIRS:
+                better, worse, same = R.verdict(deltas[split][f"{ft}_vs_fewshot"], metrics.METRICS)
+                lines.append(f"- {R.LABEL[ft]} against few-shot prompting: better on {', '.join(better) or 'no metric'}; worse on "
+                             f"{', '.join(worse) or 'no metric'}; the test cannot tell them apart on {', '.join(same) or 'no metric'}.")
+        lines += [f"- {R.power_note(rows)}", ""]
+    if gap := evals.get("transfer_gap"):
+        lines += [f"Transfer gap (classic baseline, generated test minus real reports): severity {gap['severity']:+.3f}, "
+                  f"category {gap['category']:+.3f}. A large gap means the generated labels can be read off phrases that "
+                  "real reports do not use.", ""]
     return lines
 
 
-lines = [
-    "# Fine-tuning report",
-    "",
-    "Generated by `stages/report.py` from `metrics/`, `data/eval/` and `dvclive/`; do not edit by hand.",
-    f"Test rows scored per model: {ROWS} (one row = {100 / ROWS:.1f} points of accuracy), greedy decoding.",
-    "Metrics follow `../shared/triage-spec.md`: `format_conformance` is strict (exactly one valid JSON object),",
-    "`parseable` is lenient, label accuracies use whatever JSON object was found, `faithfulness` is the offline judge",
-    "(share of affected services and summary words grounded in the report), `answer_loss` is the mean token loss of",
-    "the gold answer given the prompt (lower is better; the one metric of a non-triage data set), latency is seconds per row.",
-    "Intervals are paired bootstrap 95% intervals over the same test rows (2,000 resamples); a difference is called",
-    "better or worse only when its whole interval is on one side of zero.",
-    "Background: [LoRA](lora.md), [QLoRA](qlora.md), [when (not) to fine-tune](when-to-fine-tune.md).",
-    "",
-]
+def per_finetune(evals, deltas, trained, raw, outputs, test, n) -> list[str]:
+    lines = []
+    for ft, (base, stage_name) in metrics.PAIRS.items():
+        t = trained[stage_name]
+        lines += [f"## {R.LABEL[ft]}: `{base}` vs `{ft}`", ""]
+        for split in (s for s in evaluation.SPLITS if s in evals):
+            lines += [f"On the {R.SPLIT_TITLE[split]}:", "",
+                      *R.finetune_table(evals, deltas, split, ft, base, evaluation.NAMES["triage"] + metrics.GENERIC_METRICS)]
+        lines += ["Forgetting probe (general questions without the triage prompt; for `probe_triage_json` 1 is bad):", "",
+                  *R.probe_table(evals, deltas, ft, base),
+                  f"Training: {t['train_rows']} rows, {t['steps']} optimizer steps, {t['train_seconds']} s, final train loss "
+                  f"{t['train_loss']}, eval loss {t['eval_loss']}, {t['trainable_params']:,} trainable parameters "
+                  f"({t['trainable_percent']}%), base in 4 bits: {t['loaded_in_4bit']}.", "",
+                  "<details><summary>params.yaml section that produced it</summary>", "", "```yaml",
+                  yaml.safe_dump({stage_name: raw[stage_name]}, sort_keys=False).rstrip(), "```", "</details>", ""]
+        if "severity_macro_f1" in evals["test"][base]:
+            lines += ["### Severity confusion on the generated test split (rows: gold, columns: predicted)", ""]
+            for name in (base, ft):
+                lines += R.confusion(outputs["test"][name], name, evals["test"][name]["severity_macro_f1"])
+        lines += ["### Wins and losses (generated test split)", "",
+                  *R.wins_and_losses(outputs["test"][base], outputs["test"][ft], base, ft, *test, n)]
+    return lines
 
-# The decision: did fine-tuning beat prompting the same base model?
-summary = []
-if FEW in evals:
-    k = raw_params["evaluate"]["few_shot_k"]
-    models_shown = ["base", FEW, *metrics.PAIRS]
-    table = [[m, *(evals[n][m] for n in models_shown),
-              *(interval(deltas[f"{ft}_vs_fewshot"], m) for ft in metrics.PAIRS)] for m in NAMES]
-    lines += [
-        "## Prompting vs fine-tuning",
-        "",
-        tabulate(table, headers=["Metric", "Zero-shot base", f"Few-shot base (k={k})", "LoRA", "QLoRA",
-                                 "LoRA − few-shot [95% CI]", "QLoRA − few-shot [95% CI]"], tablefmt="github"),
-        "",
-    ]
-    few_better, few_worse, _ = verdict(deltas[FEW])
-    summary.append(
-        f"Few-shot prompting (k={k}) against zero-shot: better on {', '.join(few_better) or 'no metric'}"
-        f"{', worse on ' + ', '.join(few_worse) if few_worse else ''}; "
-        + ", ".join(f"{m} {evals['base'][m]:.2f} → {evals[FEW][m]:.2f}" for m in NAMES[:3]) + ".")
-    for ft in metrics.PAIRS:
-        better, worse, same = verdict(deltas[f"{ft}_vs_fewshot"])
-        summary.append(
-            f"{LABEL[ft]} against few-shot prompting: better on {', '.join(better) or 'no metric'}; "
-            f"worse on {', '.join(worse) or 'no metric'}; not distinguishable on {', '.join(same) or 'no metric'}.")
-    any_better = any(verdict(deltas[f"{ft}_vs_fewshot"])[0] for ft in metrics.PAIRS)
-    summary.append(
-        "On this test set fine-tuning did something prompting did not (at least one interval above zero)."
-        if any_better else
-        "On this test set no fine-tune beat few-shot prompting on any metric beyond noise: prompting is the cheaper "
-        "tool here until a larger run shows otherwise.")
 
-for finetune, (base, stage) in metrics.PAIRS.items():
-    d, t = deltas[finetune], trained[stage]
-    better, worse, same = verdict(d)
-    summary.append(
-        f"{LABEL[finetune]} against its own base: better on {', '.join(better) or 'no metric'}; "
-        f"worse on {', '.join(worse) or 'no metric'}; not distinguishable on {', '.join(same) or 'no metric'} "
-        f"({ROWS} rows).")
-    if "probe_answered" in d:
-        e_base, e_ft = evals[base], evals[finetune]
-        n = e_base["probe_rows"]
-        forgot = "lost general ability beyond noise" if d["probe_answered_ci_high"] < 0 else "kept its general answers within noise"
-        summary.append(
-            f"Forgetting, {LABEL[finetune]}: {e_ft['probe_answered'] * n:.0f}/{n} general questions answered "
-            f"(base {e_base['probe_answered'] * n:.0f}/{n}), so it {forgot}; triage JSON given to "
-            f"{e_ft['probe_triage_json'] * n:.0f}/{n} of them (base {e_base['probe_triage_json'] * n:.0f}); perplexity on "
-            f"general prose {e_base['general_perplexity']} → {e_ft['general_perplexity']} "
-            f"({100 * (e_ft['general_perplexity'] / e_base['general_perplexity'] - 1):+.1f}%).")
-lines += ["## What the numbers say", "", *[f"- {s}" for s in summary], ""]
-if FEW in evals:  # where the cheaper tool did better or worse, row by row
-    lines += ["## LoRA against few-shot prompting, row by row", "", *wins_and_losses(FEW, "lora")]
+def main() -> None:
+    p = params.load("report")
+    evals, deltas = read_json(Path("metrics/eval.json")), read_json(Path("metrics/delta.json"))
+    trained = {s: read_json(Path(f"metrics/{s}.json")) for _, s in metrics.PAIRS.values()}
+    rows = read_jsonl(Path("data/prepared/test.jsonl"))
+    test = ({r["id"]: r["messages"][-2]["content"] for r in rows}, {r["id"]: r["messages"][-1]["content"] for r in rows})
+    outputs = {split: {name: evaluation.load(Path("data/eval" if name in metrics.PAIRS else "data/eval_base"), split, name)
+                       for name in evals[split]} for split in evaluation.SPLITS if split in evals}
+    raw = params.read_yaml()
+    Path("notes").mkdir(exist_ok=True)
+    plotted = R.loss_curves(Path("notes/loss_curves.png"), [s for _, s in metrics.PAIRS.values()])
+    lines = ["# Fine-tuning report", "",
+             "Generated by `stages/report.py` from `metrics/`, `data/eval*/` and `dvclive/`; do not edit by hand. Metrics follow",
+             "`../shared/triage-spec.md`: `format_conformance` is strict (exactly one valid JSON object), `parseable` lenient;",
+             "label accuracies accept every answer a row lists as defensible (`*_exact`: the preferred one only); the label",
+             "fields are decoded under the spec's values (constrained decoding) when `evaluate.constrained`; `faithfulness` is",
+             "the judge in params; `answer_loss` and `*_label_loss` are teacher-forced on the reference answer (lower is better).",
+             "Intervals are paired bootstrap 95% intervals over the same rows (2,000 resamples); a difference is called better",
+             "or worse only when its whole interval is on one side of zero.",
+             "Background: [LoRA](lora.md), [QLoRA](qlora.md), [when (not) to fine-tune](when-to-fine-tune.md).", "",
+             *decision(evals, deltas, raw["evaluate"]["few_shot_k"]),
+             "## Loss curves", "",
+             "![train and eval loss per optimizer step](loss_curves.png)" if plotted else "(no dvclive logs found: run the train stages)", "",
+             *per_finetune(evals, deltas, trained, raw, outputs, test, p.n_examples)]
+    write_text(Path("notes/report.md"), "\n".join(lines))
+    print("wrote notes/report.md and notes/loss_curves.png")
 
-Path("notes").mkdir(exist_ok=True)
-plotted = loss_curves(Path("notes/loss_curves.png"))
-lines += ["## Loss curves", "", "![train and eval loss per optimizer step](loss_curves.png)" if plotted
-          else "(no dvclive logs found under dvclive/: run the train stages)", ""]
 
-for finetune, (base, stage) in metrics.PAIRS.items():
-    d, t = deltas[finetune], trained[stage]
-    table = [
-        [m, evals[base][m], evals[finetune][m], f"{d[m]:+.4f}", f"[{d[m + '_ci_low']:+.3f}, {d[m + '_ci_high']:+.3f}]",
-         f"{d[m + '_wrong_to_right']} / {d[m + '_right_to_wrong']}" if m + "_wrong_to_right" in d else ""]
-        for m in (*NAMES, *(metrics.PROBE_METRICS if "probe_answered" in d else ()))
-    ] + [[m, evals[base][m], evals[finetune][m], f"{d[m]:+.3f}", "", ""]
-         for m in ("severity_macro_f1", "general_perplexity", "latency_s") if m in d]
-    lines += [
-        f"## {LABEL[finetune]}: `{base}` vs `{finetune}`",
-        "",
-        tabulate(table, headers=["Metric", "Base", "Fine-tuned", "Delta", "Delta 95% CI", "Flips +/-"], tablefmt="github"),
-        "",
-        "Flips: rows wrong before and right after (+), right before and wrong after (−). `probe_*` rows are the "
-        f"forgetting probe ({evals[base].get('probe_rows', 0)} general questions in data/probe/, no system prompt); "
-        "for `probe_triage_json` 1 is bad: a triage JSON reply to a general question.",
-        "",
-        f"Training: {t['train_rows']} rows, {t['steps']} optimizer steps, {t['train_seconds']} s, final train loss "
-        f"{t['train_loss']}, eval loss {t['eval_loss']}, {t['trainable_params']:,} trainable parameters "
-        f"({t['trainable_percent']}%), base in 4 bits: {t['loaded_in_4bit']}.",
-        "",
-        "<details><summary>params.yaml section that produced it</summary>",
-        "",
-        "```yaml",
-        yaml.safe_dump({stage: raw_params[stage]}, sort_keys=False).rstrip(),
-        "```",
-        "</details>",
-        "",
-        *(["### Severity confusion (rows: gold, columns: predicted)", ""] if TRIAGE else []),
-        *[line for name in (base, finetune) if TRIAGE for line in (
-            f"`{name}`, severity macro-F1 {evals[name]['severity_macro_f1']}:", "",
-            tabulate([[g, *counts] for g, counts in zip(triage.SEVERITIES, metrics.severity_confusion(outputs[name]))],
-                     headers=["gold \\ predicted", *triage.SEVERITIES, "none"], tablefmt="github"), "")],
-        "### Wins and losses",
-        "",
-        *wins_and_losses(base, finetune),
-    ]
-write_text(Path("notes/report.md"), "\n".join(lines))
-print("wrote notes/report.md and notes/loss_curves.png")
+if __name__ == "__main__":
+    stage.run(main)

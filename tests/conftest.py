@@ -18,6 +18,16 @@ trl.SFTTrainer.training_step = _slow
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a hub
 
 
+def repo_params() -> dict:
+    """The repository's params.yaml as a dict, for a test's own working directory: its paths into the repo
+    (the real-text split) made absolute, so a stage run elsewhere still finds them."""
+    import yaml
+
+    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data["prepare"]["real"] = str(REPO / data["prepare"]["real"])
+    return data
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory) -> Path:
     """A tiny random Llama built from config (hidden 32, 2 layers) with SmolLM2's real tokenizer and

@@ -1,20 +1,23 @@
-"""Inputs for running the evaluate stage cheaply (tests/test_faults.py, tests/test_reliability.py):
-prepared splits of a few triage rows, and LoRA adapters for `models/lora` and `models/qlora` made
-with PEFT on the tiny model (random, untrained: evaluate only needs them to load), each with the
-ftlab_base.json a train stage writes."""
+"""Inputs for running the evaluate stages cheaply (tests/test_faults.py, tests/test_reliability.py):
+prepared splits of a few triage rows (and two real reports), LoRA adapters for `models/lora` and
+`models/qlora` made with PEFT on the tiny model (random, untrained: evaluate only needs them to load),
+each with the ftlab_base.json a train stage writes, and data/eval_base from stages/evaluate_base.py."""
 import json
+import os
 import shutil
+import subprocess
+import sys
 
 import yaml
 
-from ftlab.io import write_json, write_jsonl
-from tests.conftest import REPO, triage_row
+from ftlab.io import read_jsonl, write_json, write_jsonl
+from tests.conftest import REPO, repo_params, triage_row
 
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
 def params_for(tiny_model_dir, **evaluate) -> dict:
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     for stage in ("train_lora", "train_qlora"):
         data[stage]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     data["evaluate"].update({"max_rows": 2, "max_new_tokens": 8, "batch_size": 2, "few_shot_k": 1,
@@ -33,7 +36,9 @@ def make(root, tiny_model_dir, **evaluate):
     write_jsonl(root / "data/prepared/train.jsonl", rows[:4])
     write_jsonl(root / "data/prepared/val.jsonl", rows[4:5])
     write_jsonl(root / "data/prepared/test.jsonl", rows[5:])
-    write_json(root / "data/prepared/meta.json", {"task": "triage", "shape": "triage", "source": "test"})
+    write_jsonl(root / "data/prepared/real.jsonl", read_jsonl(REPO / "data/real/reports.jsonl")[:2])
+    write_json(root / "data/prepared/meta.json", {"task": "triage", "shape": "triage", "source": "test",
+                                                  "prompt": "rubric", "answer_order": "spec"})
     shutil.copytree(REPO / "data/probe", root / "data/probe")
     tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
     for name, stage in (("lora", "train_lora"), ("qlora", "train_qlora")):
@@ -43,5 +48,9 @@ def make(root, tiny_model_dir, **evaluate):
         peft_model.save_pretrained(root / "models" / name)
         tokenizer.save_pretrained(root / "models" / name)
         (root / "models" / name / "ftlab_base.json").write_text(json.dumps(
-            {"base_model": data[stage]["base_model"], "bnb": data[stage].get("bnb")}))
+            {"base_model": data[stage]["base_model"], "bnb": data[stage].get("bnb"), "prompt": "short",
+             "answer_order": "spec"}))
+    result = subprocess.run([sys.executable, str(REPO / "stages/evaluate_base.py")], cwd=root, capture_output=True,
+                            text=True, env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr[-3000:]
     return root

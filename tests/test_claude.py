@@ -13,7 +13,7 @@ import yaml
 
 from ftlab import claude, claude_data, params, triage
 from ftlab.io import read_jsonl, write_jsonl
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_params
 from tests.fake_anthropic import FakeAnthropic, default_reply, generated_row
 
 KEY = "sk-ant-api03-FAKE-" + "x7Qz" * 20  # the shape of a real key, and unique enough to grep for
@@ -142,7 +142,7 @@ def test_missing_key_is_one_line(monkeypatch):
 
 
 def anthropic_params(**changes) -> dict:
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["generate_data"]["backend"] = "anthropic"
     data["generate_data"]["anthropic"].update(changes)
     return data
@@ -163,14 +163,14 @@ def test_params_validate_both_backends():
 
 
 def test_requests_are_stratified_over_cells_and_styles():
-    jobs = claude_data.generate_requests(192, 8, 7, "m", 1000)
+    jobs = claude_data.generate_requests(224, 8, 7, "m", 1000)
     slots = [s for _, asked in jobs for s in asked]
-    assert len(jobs) == 24 and [s["n"] for s in slots] == list(range(192))
+    assert len(jobs) == 28 and [s["n"] for s in slots] == list(range(224))
     pairs = [(s["severity"], s["category"], s["style"]) for s in slots]
-    assert len(set(pairs)) == 96 and all(pairs.count(p) == 2 for p in set(pairs))
-    assert len({r.key for r, _ in jobs}) == 24
+    assert len(set(pairs)) == 16 * 7 and all(pairs.count(p) == 2 for p in set(pairs))
+    assert len({r.key for r, _ in jobs}) == 28
     # growing the data set keeps every earlier request (cached answers are reused)
-    assert [r.key for r, _ in claude_data.generate_requests(96, 8, 7, "m", 1000)] == [r.key for r, _ in jobs[:12]]
+    assert [r.key for r, _ in claude_data.generate_requests(112, 8, 7, "m", 1000)] == [r.key for r, _ in jobs[:14]]
     assert jobs[0][0].key != claude_data.generate_requests(8, 8, 8, "m", 1000)[0][0].key  # new seed, new prompts
 
 
@@ -371,7 +371,7 @@ def test_stage_interrupted_or_killed_resumes_sending_only_the_missing_requests(a
 def test_dvc_repro_keeps_the_cache_through_a_failed_and_a_forced_run(api, tmp_path):
     """The issue's check with DVC itself: persist keeps data/claude_cache when DVC re-runs the stage."""
     for name in ["dvc.yaml", "stages/generate_data.py", "examples/incident_reports.jsonl",
-                 *(str(p.relative_to(REPO)) for p in (REPO / "ftlab").glob("*.py"))]:
+                 *(str(p.relative_to(REPO)) for p in (REPO / "ftlab").rglob("*.py"))]:
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_bytes((REPO / name).read_bytes())
     workdir(tmp_path, max_retries=0, concurrency=1)

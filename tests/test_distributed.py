@@ -14,11 +14,11 @@ from safetensors.torch import load_file
 
 from ftlab import params
 from ftlab.io import write_jsonl
-from tests.conftest import REPO, triage_row
+from tests.conftest import REPO, repo_params, triage_row
 
 
 def _workdir(root, tiny_model_dir, launch, batch):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     t = data["train_lora"]
     t["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     t["lora"]["lora_dropout"] = 0.0  # dropout masks are drawn per process: off, so the runs can match
@@ -72,7 +72,7 @@ def test_two_processes_train_the_same_adapter_as_one_at_the_same_global_batch(tm
     ({"num_processes": 2, "module": True}, "train_lora.launch.module: not an `accelerate launch` option"),
 ])
 def test_bad_launch_keys_name_the_key(launch, expected):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["train_lora"]["launch"] = launch
     with pytest.raises(params.ParamsError) as e:
         params.parse("train_lora", data)
@@ -80,7 +80,7 @@ def test_bad_launch_keys_name_the_key(launch, expected):
 
 
 def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     p = params.parse("train_lora", data)
     assert p.for_device(False) is p
     gpu = p.for_device(True)
@@ -94,14 +94,14 @@ def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
     data["train_lora"]["on_cuda"]["sft"]["per_device_train_batchsize"] = 8
     with pytest.raises(params.ParamsError, match="train_lora.on_cuda.sft.per_device_train_batchsize: not a SFTConfig"):
         params.parse("train_lora", data)
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["train_lora"]["on_cuda"]["bnb"] = {"load_in_4bit": True}
     with pytest.raises(params.ParamsError, match="train_lora.on_cuda.bnb: there is no `bnb:` section"):
         params.parse("train_lora", data)
 
 
 def test_fsdp_with_an_8bit_optimizer_is_refused_before_any_work():
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["train_qlora"]["launch"] = {"num_processes": 2, "use_fsdp": True, "fsdp_version": 2}
     with pytest.raises(params.ParamsError, match="train_qlora.sft.optim: paged_adamw_8bit cannot update FSDP"):
         params.parse("train_qlora", data)

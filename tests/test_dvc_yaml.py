@@ -17,6 +17,8 @@ def ftlab_imports(path, seen=None) -> set[str]:
             names = [a.name for a in node.names if a.name.split(".")[0] == "ftlab"]
         for name in names:
             module = REPO / (name.replace(".", "/") + ".py")
+            if not module.is_file():  # a package: its __init__.py
+                module = REPO / name.replace(".", "/") / "__init__.py"
             if module.is_file() and str(module.relative_to(REPO)) not in seen:
                 seen.add(str(module.relative_to(REPO)))
                 ftlab_imports(module, seen)
@@ -25,7 +27,7 @@ def ftlab_imports(path, seen=None) -> set[str]:
 
 def test_every_stage_lists_its_script_and_every_ftlab_module_it_imports():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
-    assert list(stages) == ["generate_data", "prepare", "train_lora", "train_qlora", "evaluate", "report"]
+    assert list(stages) == ["generate_data", "prepare", "train_lora", "train_qlora", "evaluate_base", "evaluate", "report"]
     for name, stage in stages.items():
         script = REPO / "stages" / f"{name}.py"
         deps = set(stage["deps"])

@@ -11,7 +11,7 @@ import yaml
 
 from ftlab import metrics, models, params, probe, train
 from ftlab.io import read_jsonl, write_jsonl
-from tests.conftest import REPO, triage_row
+from tests.conftest import REPO, repo_params, triage_row
 
 GOLD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api"]}
 REPLY = json.dumps({"severity": "SEV3", "category": "outage", "affected_services": ["checkout-api"],
@@ -62,7 +62,7 @@ def adapter_dir(tmp_path_factory, tiny_model_dir):
     rows = [triage_row(i) for i in range(8)]
     write_jsonl(tmp / "data/train.jsonl", rows)
     write_jsonl(tmp / "data/val.jsonl", rows[:2])
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     data["train_lora"]["sft"].update(max_steps=2, learning_rate=1e-2)
     train.train(tmp / "data", tmp / "lora", tmp / "m.json", params.parse("train_lora", data))
@@ -100,7 +100,7 @@ def test_predict_then_score_on_files_outside_the_data_set(tmp_path, adapter_dir)
 
 
 @pytest.mark.parametrize("rows, message", [
-    ([{"id": 1, "text": "no report field"}], "row 1: field 'report' must be a non-empty string"),
+    ([{"id": 1, "text": "no report field"}], "line 1: field 'report' must be a non-empty string"),
     ([{"id": 1, "report": ""}], "field 'report'"),
     ([{"id": 1, "report": "a"}, {"id": 1, "report": "b"}], "ids are not unique"),
     ([], "no rows"),
@@ -124,6 +124,67 @@ def test_score_names_the_bad_label(tmp_path, label, message):
     write_jsonl(tmp_path / "labels.jsonl", [label])
     done = ftlab("score", "preds.jsonl", "labels.jsonl", cwd=tmp_path)
     assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_score_scores_only_the_labelled_fields_and_says_what_it_skipped(tmp_path):
+    write_jsonl(tmp_path / "preds.jsonl", [{"id": "r0", "output": REPLY}, {"id": "r1", "output": "no idea"}])
+    write_jsonl(tmp_path / "labels.jsonl", [{"id": "r0", "severity": "SEV3", "category": "outage"},
+                                            {"id": "r1", "severity": "SEV1", "category": "outage"}])
+    done = ftlab("score", "preds.jsonl", "labels.jsonl", "-o", "s.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "not scored: services_f1" in done.stderr
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert scores["severity_accuracy"] == 0.5 and scores["category_accuracy"] == 0.5 and "services_f1" not in scores
+    # a field in some rows only is ambiguous: refused, naming the line
+    write_jsonl(tmp_path / "mixed.jsonl", [{"id": "r0", "severity": "SEV3"}, {"id": "r1", "severity": "SEV1", "category": "outage"}])
+    done = ftlab("score", "preds.jsonl", "mixed.jsonl", cwd=tmp_path)
+    assert done.returncode != 0 and "line 2: labels severity, category, but earlier rows label severity" in done.stderr
+
+
+@pytest.mark.parametrize("file, rows, message", [
+    ("labels.jsonl", [{"id": "r0", "severity": "SEV1"}, {"id": "r0", "severity": "SEV2"}], "id 'r0' is labelled more than once"),
+    ("preds.jsonl", [{"id": "r0", "output": "a"}, {"id": "r0", "output": "b"}], "line 2: id 'r0' is predicted twice"),
+])
+def test_score_refuses_an_id_given_twice(tmp_path, file, rows, message):
+    write_jsonl(tmp_path / "preds.jsonl", [{"id": "r0", "output": REPLY}])
+    write_jsonl(tmp_path / "labels.jsonl", [{"id": "r0", "severity": "SEV3"}])
+    write_jsonl(tmp_path / file, rows)
+    done = ftlab("score", "preds.jsonl", "labels.jsonl", cwd=tmp_path)
+    assert done.returncode != 0 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_score_with_train_prints_the_baselines_and_the_paired_delta(tmp_path):
+    from ftlab import synth
+
+    train_rows = [{"report": r["report"], "severity": r["severity"], "category": r["category"]} for r in synth.generate(64, 3)]
+    write_jsonl(tmp_path / "train.jsonl", train_rows)
+    held_out = synth.generate(16, 4)
+    write_jsonl(tmp_path / "labels.jsonl", [{"id": r["id"], "report": r["report"], "severity": r["severity"],
+                                             "category": r["category"]} for r in held_out])
+    write_jsonl(tmp_path / "preds.jsonl", [{"id": r["id"], "output": json.dumps(r["triage"])} for r in held_out])  # perfect
+    done = ftlab("score", "preds.jsonl", "labels.jsonl", "--train", "train.jsonl", "-o", "s.json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "majority" in done.stdout and "model − classic" in done.stdout
+    scores = json.loads((tmp_path / "s.json").read_text())
+    assert scores["model"]["severity_accuracy"] == 1.0
+    d = scores["model_vs_majority"]
+    # a constant predictor cannot beat a perfect one: the delta is positive with an interval above zero
+    assert d["severity_accuracy"] == pytest.approx(1.0 - scores["majority"]["severity_accuracy"], abs=1e-4)
+    assert d["severity_accuracy"] > 0 and d["severity_accuracy_ci_low"] > 0
+    assert scores["model_vs_classic"]["category_accuracy"] >= 0
+
+
+def test_baselines_are_fitted_on_the_training_rows_only():
+    from ftlab import baselines
+
+    # training rows whose labels contradict the test rows' words: a baseline that saw the test labels would get them right
+    train_rows = [{"report": f"checkout-api is down for everyone {i}", "severity": "SEV4", "category": "security"} for i in range(6)]
+    train_rows += [{"report": f"a typo in the footer {i}", "severity": "SEV1", "category": "outage"} for i in range(6)]
+    test_rows = [{"report": "checkout-api is down for everyone", "severity": "SEV1", "category": "outage"}]
+    fitted = baselines.fit_all(train_rows)
+    predicted = baselines.predict(fitted, test_rows)
+    assert predicted["classic"][0] == {"severity": "SEV4", "category": "security"}  # what the training rows taught
+    assert predicted["majority"][0]["severity"] in ("SEV1", "SEV4")
 
 
 def test_adapter_on_the_wrong_base_is_a_clear_error(tmp_path, adapter_dir):

@@ -19,7 +19,7 @@ import yaml
 
 from ftlab.io import read_jsonl, write_jsonl
 from tests import eval_inputs
-from tests.conftest import REPO, SLOW_STEPS, triage_row
+from tests.conftest import REPO, SLOW_STEPS, repo_params, triage_row
 
 VENV_BIN = REPO / ".venv/bin"
 
@@ -63,20 +63,20 @@ def test_kill_9_during_evaluate_keeps_the_previous_outs_and_the_rerun_finishes(t
     cwd = tmp_path / "repo"
     shutil.copytree(eval_dir, cwd)
     # The previous run's outs: they must survive a killed run unchanged.
-    write_jsonl(cwd / "data/eval/base.jsonl", [{"id": "previous"}])
+    write_jsonl(cwd / "data/eval/test_lora.jsonl", [{"id": "previous"}])
     (cwd / "metrics").mkdir()
     (cwd / "metrics/eval.json").write_text('{"previous": true}\n')
     (cwd / "metrics/delta.json").write_text('{"previous": true}\n')
     proc = subprocess.Popen([sys.executable, "-c", SLOW_EVALUATE, str(REPO / "stages/evaluate.py")], cwd=cwd, env=env_with(), stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True)
-    # Killed once the base model's rows are scored into the staging directory, before the fine-tunes.
-    wait_for(lambda: list((cwd / "data").glob(".eval-*/base.jsonl")), proc)
+    # Killed once the LoRA adapter's test rows are scored into the staging directory, before the QLoRA ones.
+    wait_for(lambda: list((cwd / "data").glob(".eval-*/test_lora.jsonl")), proc)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
     proc.stderr.close()
     assert proc.returncode == -signal.SIGKILL
-    assert sorted(p.name for p in (cwd / "data/eval").iterdir()) == ["base.jsonl"]
-    assert read_jsonl(cwd / "data/eval/base.jsonl") == [{"id": "previous"}]  # the previous out, untouched
+    assert sorted(p.name for p in (cwd / "data/eval").iterdir()) == ["test_lora.jsonl"]
+    assert read_jsonl(cwd / "data/eval/test_lora.jsonl") == [{"id": "previous"}]  # the previous out, untouched
     assert json.loads((cwd / "metrics/eval.json").read_text()) == {"previous": True}
     assert json.loads((cwd / "metrics/delta.json").read_text()) == {"previous": True}
     leftover, = (cwd / "data").glob(".eval-*")  # the killed run's staging directory, not an out
@@ -85,12 +85,13 @@ def test_kill_9_during_evaluate_keeps_the_previous_outs_and_the_rerun_finishes(t
     assert result.returncode == 0, result.stderr[-3000:]
     assert not leftover.exists() and not list((cwd / "data").glob(".eval-*"))
     names = {p.name for p in (cwd / "data/eval").iterdir()}
-    assert names == {f"{m}.jsonl" for m in ("base", "base_fewshot", "lora", "qlora_base", "qlora")} | {
-        f"probe_{m}.jsonl" for m in ("base", "lora", "qlora_base", "qlora")}
-    assert [r["id"] for r in read_jsonl(cwd / "data/eval/base.jsonl")] == ["t5", "t6"]
+    assert names == {f"{s}_{m}.jsonl" for s in ("test", "real") for m in ("lora", "qlora")} | {
+        f"probe_{m}.jsonl" for m in ("lora", "qlora")}
+    assert [r["id"] for r in read_jsonl(cwd / "data/eval/test_lora.jsonl")] == ["t5", "t6"]
     results = json.loads((cwd / "metrics/eval.json").read_text())
-    assert set(results) == {"base", "base_fewshot", "lora", "qlora_base", "qlora"} and results["lora"]["rows"] == 2
-    assert "lora" in json.loads((cwd / "metrics/delta.json").read_text())
+    assert set(results["test"]) == {"base", "base_fewshot", "qlora_base", "majority", "classic", "lora", "qlora"}
+    assert results["test"]["lora"]["rows"] == 2 and results["real"]["lora"]["rows"] == 2
+    assert "lora_vs_classic" in json.loads((cwd / "metrics/delta.json").read_text())["test"]
 
 
 def test_evaluate_refuses_an_adapter_trained_on_another_base(tmp_path, eval_dir):
@@ -117,7 +118,7 @@ main("train_qlora")
 
 
 def test_kill_9_during_train_qlora_resumes_from_its_checkpoint(tmp_path, tiny_model_dir):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     section = data["train_qlora"]
     section["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     section["max_train_rows"], section["max_val_rows"] = 8, 2
@@ -158,7 +159,7 @@ def limit_file_size(limit):
 
 
 def test_disk_full_while_writing_an_out_is_one_line_and_the_previous_out_stays(tmp_path, tiny_model_dir):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["generate_data"]["n_rows"] = 32
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     first = stage("generate_data", tmp_path)

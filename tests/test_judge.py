@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from ftlab import claude, judge, metrics, params
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_params
 from tests.fake_anthropic import FakeAnthropic
 
 KEY = "sk-ant-api03-FAKE-" + "j9Wv" * 20  # the shape of a real key, and unique enough to grep for
@@ -42,7 +42,7 @@ def api(monkeypatch):
 
 
 def judge_params(backend="anthropic", **anthropic) -> params.Judge:
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["evaluate"]["judge"]["backend"] = backend
     data["evaluate"]["judge"]["anthropic"].update(
         {"concurrency": 2, "max_retries": 2, "timeout_s": 5, **anthropic})
@@ -77,14 +77,14 @@ def test_shipped_default_is_the_offline_judge_with_a_pinned_model():
 
 
 def test_params_name_the_key():
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["evaluate"]["judge"] = {"backend": "anthropic"}
     with pytest.raises(params.ParamsError, match=r"evaluate.judge: Value error, backend: anthropic needs the `anthropic:`"):
         params.parse("evaluate", data)
     data["evaluate"]["judge"] = {"backend": "claude"}
     with pytest.raises(params.ParamsError, match=r"evaluate.judge.backend: Input should be 'offline' or 'anthropic'"):
         params.parse("evaluate", data)
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["evaluate"]["judge"]["anthropic"]["temperature"] = 0.0
     with pytest.raises(params.ParamsError, match=r"evaluate.judge.anthropic.temperature: unknown key"):
         params.parse("evaluate", data)

@@ -1,4 +1,5 @@
 import pytest
+import torch
 
 from ftlab import models
 from ftlab.params import BaseModelSpec
@@ -117,3 +118,41 @@ def test_gpus_needed_reads_launch_before_the_libraries(tmp_path, monkeypatch):
     for text, expected in cases:
         (tmp_path / "params.yaml").write_text(text + "\n")
         assert train.gpus_needed("train_lora") == expected, text
+
+
+@pytest.mark.parametrize("avx512_bf16", [True, False])
+def test_4bit_inference_takes_the_portable_path_on_every_cpu(tiny_model_dir, monkeypatch, avx512_bf16):
+    """bitsandbytes 0.50 switches a 4-bit layer in eval mode to a fused bf16 kernel when the CPU has AVX512-BF16
+    (which repacks the weights and fails on the tiny model's 32-wide layers): forced on and off here, so both
+    branches run on any CI machine. ftlab.models keeps the portable path either way, and the replies agree."""
+    import bitsandbytes.nn.modules as bnb_modules
+    from transformers import BitsAndBytesConfig
+
+    from ftlab import generation, models
+    from ftlab.params import BaseModelSpec
+    from tests.conftest import triage_row
+
+    monkeypatch.setattr(bnb_modules, "has_avx512bf16", lambda: avx512_bf16)  # what each Linear4bit asks when built
+    spec = BaseModelSpec(source="local", path=str(tiny_model_dir))
+    q = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=torch.float32)
+    model, tokenizer = models.load_model(spec, q), models.load_tokenizer(spec)
+    layers = [m for m in model.modules() if isinstance(m, bnb_modules.Linear4bit)]
+    assert layers and not any(m.support_avx512bf16_for_cpu for m in layers)
+    prompts = [triage_row(i)["messages"][:-1] for i in (1, 2)]
+    replies = [text for text, _ in generation.generate(model, tokenizer, prompts, 6, 2)]
+    assert all(isinstance(r, str) for r in replies)
+    if avx512_bf16:  # the branch is real: without the switch back, the fused path runs and fails on this model
+        for m in layers:
+            m.support_avx512bf16_for_cpu = True
+        with pytest.raises(RuntimeError, match="shape"):
+            generation.generate(model, tokenizer, prompts, 6, 2)
+
+
+def test_the_fused_kernel_warning_of_bitsandbytes_never_reaches_stderr(capfd):
+    """The warning bitsandbytes logs at import on an AVX512-BF16 CPU (no `kernels` package): silenced by ftlab."""
+    import logging
+
+    import ftlab  # noqa: F401
+
+    logging.getLogger("bitsandbytes.backends.cpu.ops").warning("Failed to load CPU gemm_4bit_forward from kernels-community")
+    assert "gemm_4bit_forward" not in capfd.readouterr().err

@@ -13,8 +13,8 @@ import yaml
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.slow
-OUTPUTS = ("data/generated", "data/prepared", "data/eval", "data/claude_cache", "models", "metrics", "dvclive",
-           "dvc.lock", "notes/report.md", "notes/loss_curves.png")
+OUTPUTS = ("data/generated", "data/prepared", "data/eval", "data/claude_cache", "data/judge_cache", "models", "metrics",
+           "dvclive", "dvc.lock", "notes/report.md", "notes/loss_curves.png")
 
 
 def sh(cmd, cwd, env):
@@ -38,6 +38,9 @@ def repo(tmp_path_factory):
         data[stage].update(max_train_rows=4, max_val_rows=2)
         data[stage]["sft"].update(max_steps=2)
     data["evaluate"].update(max_rows=2, max_new_tokens=24, batch_size=2, few_shot_k=1, probe_max_new_tokens=8)
+    # four of the real reports (the whole split costs minutes of generation here)
+    (root / "data/real/some.jsonl").write_text("".join((REPO / "data/real/reports.jsonl").read_text().splitlines(True)[:4]))
+    data["prepare"]["real"] = "data/real/some.jsonl"
     data["report"]["n_examples"] = 1
     (root / "params.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     env = dict(os.environ, FTLAB_CACHE=str(REPO / ".cache/ftlab"), HF_HUB_OFFLINE="1", DVC_NO_ANALYTICS="1")
@@ -53,42 +56,56 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
         assert (root / adapter / "adapter_config.json").is_file()
         assert (root / adapter / "adapter_model.safetensors").stat().st_size > 0
     evals = json.loads((root / "metrics/eval.json").read_text())
-    assert set(evals) == {"base", "base_fewshot", "lora", "qlora_base", "qlora"}
+    variants = {"base", "base_fewshot", "qlora_base", "majority", "classic", "lora", "qlora"}
+    assert set(evals) == {"test", "real", "probe", "transfer_gap"}
+    assert set(evals["test"]) == set(evals["real"]) == variants
     for name in ("base", "lora", "qlora_base", "qlora"):  # the forgetting probe, per base and fine-tune
-        assert evals[name]["probe_rows"] >= 12 and evals[name]["general_perplexity"] > 1
-    for block in evals.values():
-        assert block["rows"] == 2
-        for metric in ("format_conformance", "parseable", "severity_accuracy", "category_accuracy",
-                       "faithfulness", "services_f1"):
-            assert 0.0 <= block[metric] <= 1.0
-        assert block["latency_s"] > 0
+        assert evals["probe"][name]["probe_rows"] >= 12 and evals["probe"][name]["general_perplexity"] > 1
+    real_rows = 4
+    for split, rows in (("test", 2), ("real", real_rows)):
+        for name, block in evals[split].items():
+            assert block["rows"] == rows
+            for metric in ("severity_accuracy", "category_accuracy", "severity_exact", "category_exact"):
+                assert 0.0 <= block[metric] <= 1.0
+            if name not in ("majority", "classic"):
+                for metric in ("format_conformance", "parseable", "faithfulness", "services_f1"):
+                    assert 0.0 <= block[metric] <= 1.0
+                assert block["latency_s"] > 0
+    assert "answer_loss" in evals["test"]["lora"] and "answer_loss" not in evals["real"]["lora"]  # no reference answers
+    assert set(evals["transfer_gap"]) == {"severity", "category"}
     delta = json.loads((root / "metrics/delta.json").read_text())
-    assert set(delta) == {"lora", "qlora", "base_fewshot", "lora_vs_fewshot", "qlora_vs_fewshot"}
-    assert delta["lora_vs_fewshot"]["severity_accuracy"] == pytest.approx(
-        evals["lora"]["severity_accuracy"] - evals["base_fewshot"]["severity_accuracy"], abs=1e-4)
-    assert "probe_answered_ci_low" in delta["lora"] and "general_perplexity" in delta["qlora"]
-    assert delta["lora"]["faithfulness"] == pytest.approx(evals["lora"]["faithfulness"] - evals["base"]["faithfulness"], abs=1e-4)
-    for name in evals:
-        assert len((root / f"data/eval/{name}.jsonl").read_text().splitlines()) == 2
+    assert set(delta["test"]) == {"lora", "qlora", "base_fewshot", "lora_vs_fewshot", "qlora_vs_fewshot", "lora_vs_majority",
+                                  "qlora_vs_majority", "lora_vs_classic", "qlora_vs_classic"}
+    for split in ("test", "real"):
+        assert delta[split]["lora_vs_classic"]["category_accuracy"] == pytest.approx(
+            evals[split]["lora"]["category_accuracy"] - evals[split]["classic"]["category_accuracy"], abs=1e-4)
+        assert "format_conformance" not in delta[split]["lora_vs_classic"]  # a baseline has labels only
+    assert "probe_answered_ci_low" in delta["probe"]["lora"] and "general_perplexity" in delta["probe"]["qlora"]
+    for split, rows in (("test", 2), ("real", real_rows)):
+        for name in ("lora", "qlora"):
+            assert len((root / f"data/eval/{split}_{name}.jsonl").read_text().splitlines()) == rows
+        for name in variants - {"lora", "qlora"}:
+            assert len((root / f"data/eval_base/{split}_{name}.jsonl").read_text().splitlines()) == rows
     for stage in ("train_lora", "train_qlora"):
         trained = json.loads((root / f"metrics/{stage}.json").read_text())
         assert trained["steps"] == 2 and trained["train_rows"] == 4
     assert json.loads((root / "metrics/train_qlora.json").read_text())["loaded_in_4bit"] is True
     report = (root / "notes/report.md").read_text()
     headers = re.findall(r"^\| Metric +\| +Base +\| +Fine-tuned +\| +Delta +\| +Delta 95% CI +\| +Flips \+/- +\|$", report, re.M)
-    assert len(headers) == 2  # one before/after table per fine-tune
+    assert len(headers) == 4  # one before/after table per fine-tune and split
     assert "learning_rate" in report  # the params that produced it
-    assert "## Prompting vs fine-tuning" in report and "## What the numbers say" in report
+    assert "## The decision" in report and "### On the real incident reports" in report and "Transfer gap" in report
+    assert "Classic (TF-IDF + LR)" in report and "Majority class" in report
     assert "#### Wins:" in report and "#### Losses:" in report
     assert (root / "notes/loss_curves.png").read_bytes().startswith(b"\x89PNG")
     for stage in ("train_lora", "train_qlora"):  # dvclive's step-wise logs, declared as plots
         assert len((root / f"dvclive/{stage}/plots/metrics/loss.tsv").read_text().splitlines()) == 1 + 2
     assert "whole interval is on one side of zero" in report and report.count("severity macro-F1") == 4
-    assert all(0.0 <= block["severity_macro_f1"] <= 1.0 for block in evals.values())
-    assert {"format_conformance_ci_low", "format_conformance_wrong_to_right"} <= set(delta["qlora"])
+    assert all(0.0 <= block["severity_macro_f1"] <= 1.0 for block in evals["test"].values())
+    assert {"format_conformance_ci_low", "format_conformance_wrong_to_right"} <= set(delta["test"]["qlora"])
     # DVC caches the data and adapters; metrics and the report stay in git.
     ignored = (root / "data/.gitignore").read_text() + (root / "models/.gitignore").read_text()
-    assert "/prepared" in ignored and "/lora" in ignored
+    assert "/prepared" in ignored and "/lora" in ignored and "/eval_base" in ignored
     assert not (root / "metrics/.gitignore").exists()
 
     again = sh("dvc repro", root, env)
@@ -100,7 +117,7 @@ def test_exp_run_reruns_only_what_depends_on_the_changed_key(repo):
     sh("git add -A && git -c user.name=t -c user.email=t@t commit -qm results", root, env)
     out = sh("dvc exp run -S train_lora.lora.r=8", root, env)
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
-    assert ran == {"train_lora", "evaluate", "report"}
+    assert ran == {"train_lora", "evaluate", "report"}  # not evaluate_base: the bases' outputs stay cached
     assert json.loads((root / "models/lora/adapter_config.json").read_text())["r"] == 8
     diff = sh("dvc metrics diff --md", root, env)
     assert "metrics/train_lora.json" in diff or "metrics/eval.json" in diff

@@ -11,7 +11,7 @@ import yaml
 from ftlab import gate, sources, synth, triage
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
 from ftlab.params import Prepare, PrepareSource
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_params
 from tests.test_stages import run_stage
 
 WORDS = [w for w in (
@@ -26,7 +26,7 @@ def sentence(rng: random.Random, n=14) -> str:
 
 
 def workdir(tmp_path, tiny_model_dir, **source):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     data["prepare"]["source"].update(source)
     data["prepare"]["test_fraction"] = 0.2
@@ -77,7 +77,8 @@ def test_gate_rejects_every_kind_of_bad_triage_row_with_its_reason(tmp_path, tin
     assert len(kept) == len({r["id"] for r in kept}) == 160  # every good row, once
     assert {(r["severity"], r["category"]) for r in splits["test"]} == {(s, c) for s in triage.SEVERITIES for c in triage.CATEGORIES}
     assert all(triage.parse_strict(r["messages"][-1]["content"]) for r in kept)
-    assert meta == {"task": "triage", "shape": "triage", "source": "in/rows.jsonl"}
+    assert meta == {"task": "triage", "shape": "triage", "source": "in/rows.jsonl", "prompt": "short",
+                    "answer_order": "spec", "real": str(REPO / "data/real/reports.jsonl")}
     assert stats["task"] == "triage" and stats["rows_in"] == 170 and stats["rows_kept"] == 160
     assert stats["rows_rejected"] == 10 == sum(v for k, v in stats.items() if k.startswith("rejected_"))
     assert stats["rejected_missing_field"] == 2 and stats["rejected_duplicate_id"] == 1
@@ -216,7 +217,7 @@ def test_lsh_banding_finds_pairs_at_the_threshold():
 
 
 def test_prepare_params_have_their_defaults_and_reject_bad_values():
-    data = yaml.safe_load((REPO / "params.yaml").read_text())["prepare"]
+    data = repo_params()["prepare"]
     p = Prepare.model_validate(data)
     assert p.source.file == "data/generated/rows.jsonl" and p.source.hub is None and p.source.shape == "auto"
     for section, key, value in (("source", "shape", "alpaca"), ("gate", "near_duplicate_threshold", 0.2)):

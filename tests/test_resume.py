@@ -17,7 +17,7 @@ from safetensors.torch import load_file
 
 from ftlab import params, train
 from ftlab.io import write_jsonl
-from tests.conftest import REPO, SLOW_STEPS, triage_row
+from tests.conftest import REPO, SLOW_STEPS, repo_params, triage_row
 
 # Max |difference| allowed between a resumed run's adapter and an uninterrupted run's, and between two
 # uninterrupted runs. Measured on this CPU (torch 2.13, 2 threads): 0.0 for both, bit-identical.
@@ -40,7 +40,7 @@ train.train(data, out, out.parent / "metrics.json", p, live, checkpoint_root=roo
 
 
 def _section(tiny_model_dir, **sft) -> dict:
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     section = data["train_lora"]
     section["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     section["max_train_rows"], section["max_val_rows"] = 8, 4

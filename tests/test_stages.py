@@ -7,7 +7,7 @@ import yaml
 
 from ftlab import triage
 from ftlab.io import read_jsonl, write_jsonl
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_params
 
 
 def run_stage(name, cwd, check=True):
@@ -19,7 +19,7 @@ def run_stage(name, cwd, check=True):
 
 
 def workdir(tmp_path, tiny_model_dir, **changes):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     for dotted, value in changes.items():
         section, key = dotted.split("__")
@@ -55,7 +55,7 @@ def test_prepare_dedups_splits_by_cell_and_counts_tokens(tmp_path, tiny_model_di
         (s, c) for s in triage.SEVERITIES for c in triage.CATEGORIES}  # every cell in test
     for row in splits["train"]:
         assert [m["role"] for m in row["messages"]] == ["system", "user", "assistant"]
-        assert row["messages"][0]["content"] == triage.SYSTEM_PROMPT
+        assert row["messages"][0]["content"] == triage.SYSTEM_PROMPTS["short"]  # params.yaml prepare.prompt
         assert triage.parse_strict(row["messages"][2]["content"]) is not None
     stats = json.loads((cwd / "metrics/prepare.json").read_text())
     assert stats["rejected_exact_duplicate"] == 1 and stats["test_rows"] == len(splits["test"])

@@ -86,10 +86,13 @@ def test_styles_balanced(rows600):
 
 
 def test_every_cell_has_every_style():
-    # also proves that every cell has a scenario each style can show (the generator raises otherwise)
-    n = 16 * len(synth.STYLES)
+    # also proves that every cell has a failure mode each style can show (the generator raises otherwise)
+    from ftlab.synth.render import STYLE_CYCLE
+
+    n = 16 * len(STYLE_CYCLE)
     pairs = Counter((r["severity"], r["category"], r["style"]) for r in synth.generate(3 * n, 4))
-    assert len(pairs) == n and set(pairs.values()) == {3}
+    assert len(pairs) == 16 * len(synth.STYLES)
+    assert all(count == 3 * STYLE_CYCLE.count(style) for (_, _, style), count in pairs.items())
 
 
 def test_affected_services_are_verbatim_in_report(rows1000):
@@ -114,16 +117,17 @@ def test_distractors_are_named_but_not_affected(rows1000):
 def test_hard_case_shares(rows1000):
     n = len(rows1000)
     share = {k: v / n for k, v in Counter(t for r in rows1000 for t in r["hard_cases"]).items()}
-    assert share.get("distractor", 0) >= 0.35
+    assert share.get("distractor", 0) >= 0.3
     for family in ("cause_vs_impact", "precedence", "misleading_priority", "threshold"):
-        assert share.get(family, 0) >= 0.05, (family, share)
+        assert share.get(family, 0) >= 0.04, (family, share)
 
 
 def test_word_length_spread(rows600):
+    # like real reports: one-line alerts and chat messages up to a few paragraphs, mostly 1-4 sentences
     words = [len(r["report"].split()) for r in rows600]
-    assert min(words) < 30 and max(words) > 150
-    assert sum(1 for w in words if w < 40) >= 0.1 * len(words)
-    assert sum(1 for w in words if w > 100) >= 0.05 * len(words)
+    assert min(words) < 20 and max(words) > 80
+    assert sum(1 for w in words if w < 25) >= 0.04 * len(words)
+    assert sum(1 for w in words if w > 60) >= 0.05 * len(words)
 
 
 def test_no_duplicate_reports(rows1000):

@@ -9,11 +9,11 @@ from safetensors.torch import load_file
 
 from ftlab import models, params, train
 from ftlab.io import write_jsonl
-from tests.conftest import REPO, triage_row
+from tests.conftest import REPO, repo_params, triage_row
 
 
 def _params(stage, tiny_model_dir, **sft):
-    data = yaml.safe_load((REPO / "params.yaml").read_text())
+    data = repo_params()
     section = data[stage]
     section["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     section["max_train_rows"], section["max_val_rows"] = 8, 4

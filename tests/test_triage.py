@@ -37,7 +37,8 @@ def test_dumps_is_canonical_key_order():
 def test_score_row_separates_format_from_judgement():
     exact = metrics.score_row(json.dumps(GOOD), GOOD, REPORT)
     assert exact == {"severity_gold": "SEV2", "severity_pred": "SEV2", "format_conformance": 1.0, "parseable": 1.0, "severity_accuracy": 1.0,
-                     "category_accuracy": 1.0, "services_f1": 1.0, "faithfulness": exact["faithfulness"]}
+                     "category_accuracy": 1.0, "severity_exact": 1.0, "category_exact": 1.0, "services_f1": 1.0,
+                     "faithfulness": exact["faithfulness"]}
     assert exact["faithfulness"] >= 0.75
     fenced = metrics.score_row("```json\n" + json.dumps({**GOOD, "severity": "SEV1"}) + "\n```", GOOD, REPORT)
     assert fenced["format_conformance"] == 0.0 and fenced["parseable"] == 1.0

@@ -1,0 +1,234 @@
+"""python bench/decision.py --out DIR [--cases base,lr1e-3,...] [--generate] [--seeds 42,43]
+
+Does the fine-tune learn the triage decision, and what makes it? Each case trains ftlab's own recipe
+(ftlab.train.train with train_lora's params for this device, plus the case's overrides) on
+data/prepared, rewritten for the case's system prompt and answer key order, then scores it:
+
+- teacher-forced on the test split (ftlab.generation.answer_scores): the answer's mean loss, each label's
+  token loss, and the label chosen by likelihood scoring (the allowed value the model finds most likely);
+- with --generate, replies on the test split and on real reports (the development set data/real/dev.jsonl,
+  never the held-out split): plain greedy and enum-constrained decoding (ftlab.generation.EnumValues),
+  scored by ftlab.metrics.score_row, with the paired difference from each baseline on the labels.
+
+Beside them the classic baseline (ftlab.baselines: TF-IDF + logistic regression on the same training
+rows) and the majority class. Prints one table; writes DIR/decision.json (every case's params and
+numbers). notes/decision.md reads these figures.
+"""
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from ftlab import baselines, generation, metrics, models, params, triage, train  # noqa: E402
+from ftlab.io import read_jsonl, write_json, write_jsonl  # noqa: E402
+
+# name -> overrides: dotted params keys (train_lora's section, after on_cuda is merged), plus the data's
+# `prompt` (triage.SYSTEM_PROMPTS) and `order` (triage.ORDERS).
+_EP4 = {"sft.learning_rate": 1e-3, "sft.num_train_epochs": 4}
+_ALL = {"lora.target_modules": "all-linear"}
+# The CPU budget's shape (a few hundred row passes, 4 rows a step), trained the same way on any device.
+_CPU = {"sft.per_device_train_batch_size": 4, "sft.gradient_accumulation_steps": 1, "sft.learning_rate": 2e-3,
+        "max_train_rows": 192, "sft.num_train_epochs": 2}
+CASES = {
+    # every training row, 16 a step (train_lora's on_cuda profile)
+    "g-shipped": {},
+    "g-ep4": _EP4,
+    "g-ep4-short": {**_EP4, "prompt": "short"},
+    "g-ep4-grounded": {**_EP4, "order": "grounded"},
+    "g-ep4-all": {**_EP4, **_ALL},
+    "g-ep4-all-r64": {**_EP4, **_ALL, "lora.r": 64, "lora.lora_alpha": 128},
+    "g-ep4-all-short-grounded": {**_EP4, **_ALL, "prompt": "short", "order": "grounded"},
+    "g-lr3e-3-ep4-all": {**_EP4, **_ALL, "sft.learning_rate": 3e-3},
+    "g-ep8-all-short": {**_EP4, **_ALL, "sft.num_train_epochs": 8, "prompt": "short"},
+    # the CPU budget: 192 rows x 2 epochs or 384 x 1
+    "c-all-short": {**_CPU, **_ALL, "prompt": "short"},
+    "c-all-short-384x1": {**_CPU, **_ALL, "prompt": "short", "max_train_rows": 384, "sft.num_train_epochs": 1},
+    "c-attn-short": {**_CPU, "prompt": "short"},
+    "c-all-rubric": {**_CPU, **_ALL},
+    "c-all-short-grounded": {**_CPU, **_ALL, "prompt": "short", "order": "grounded"},
+    "c-all-short-lr5e-3": {**_CPU, **_ALL, "prompt": "short", "sft.learning_rate": 5e-3},
+    "c-all-short-grounded-nodrop": {**_CPU, **_ALL, "prompt": "short", "order": "grounded", "lora.lora_dropout": 0.0},
+    "c-w10-grounded": {**_CPU, **_ALL, "prompt": "short", "order": "grounded", "lora.lora_dropout": 0.0, "label_weight": 10.0},
+    "c-w10-spec": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0},
+    "c-w30-spec": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 30.0},
+    "c-w10-spec-lr4e-3": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
+                          "sft.learning_rate": 4e-3},
+    "c-nodrop-spec": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0},
+    "g-ep4-all-w10": {**_EP4, **_ALL, "prompt": "short", "label_weight": 10.0},
+    "g-ep4-all-w10-grounded": {**_EP4, **_ALL, "prompt": "short", "order": "grounded", "label_weight": 10.0},
+    "g-ep4-all-w30": {**_EP4, **_ALL, "prompt": "short", "label_weight": 30.0},
+    "g-ep2-all-w10": {**_EP4, **_ALL, "prompt": "short", "label_weight": 10.0, "sft.num_train_epochs": 2},
+    "g-ep4-all-short": {**_EP4, **_ALL, "prompt": "short"},
+    "g-ep8-all-w10": {**_EP4, **_ALL, "prompt": "short", "label_weight": 10.0, "sft.num_train_epochs": 8},
+    "g-ep8-all-w30": {**_EP4, **_ALL, "prompt": "short", "label_weight": 30.0, "sft.num_train_epochs": 8},
+    "g-ep8-all-w30-grounded": {**_EP4, **_ALL, "prompt": "short", "order": "grounded", "label_weight": 30.0,
+                               "sft.num_train_epochs": 8},
+    "g-ep8-all-w30-rubric": {**_EP4, **_ALL, "label_weight": 30.0, "sft.num_train_epochs": 8},
+    "c-w100-spec": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 100.0},
+    # many small steps instead of a few larger ones: 344 optimizer steps (the count at which the GPU profile learns
+    # severity) of one row each
+    "c-bs1-344-w10": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
+                      "sft.per_device_train_batch_size": 1, "max_train_rows": 344, "sft.num_train_epochs": 1,
+                      "sft.learning_rate": 1e-3},
+}
+DATA_KEYS = ("prompt", "order")
+# Every case: no checkpoints and no validation passes (the final eval loss is still computed once).
+HARNESS = {"sft.save_strategy": "no", "sft.eval_strategy": "no"}
+
+
+def case_params(base: params.Train, overrides: dict) -> params.Train:
+    """train_lora's params for this device with `overrides` (dotted keys) applied, on_cuda folded in."""
+    p = base.for_device(torch.cuda.is_available()).model_copy(update={"on_cuda": None})
+    data = p.model_dump()
+    for key, value in overrides.items():
+        if key in DATA_KEYS:
+            continue
+        *path, last = key.split(".")
+        node = data
+        for part in path:
+            node = node[part]
+        node[last] = value
+    return params.Train.model_validate(data)
+
+
+def rewrite(rows: list[dict], prompt: str, order: str) -> list[dict]:
+    """Prepared triage rows with another system prompt and answer key order (same reports and labels)."""
+    out = []
+    for row in rows:
+        gold = json.loads(row["messages"][-1]["content"])
+        messages = [*triage.prompt(row["messages"][-2]["content"], prompt),
+                    {"role": "assistant", "content": triage.dumps(gold, order)}]
+        out.append({**row, "messages": messages})
+    return out
+
+
+# Recipes are chosen on the development set of real reports (data/real/DEV.md), never on the held-out split the
+# pipeline reports (data/real/reports.jsonl): --real changes it.
+REAL = Path("data/real/dev.jsonl")
+
+
+def real_rows() -> list[dict]:
+    return read_jsonl(REAL) if REAL.is_file() else []
+
+
+def score_generated(model, tokenizer, reports, golds, prompt, constrain, batch_size, max_new_tokens):
+    """(aggregate scores, per-row scores, raw replies) of one decoding on one split."""
+    replies = generation.generate(model, tokenizer, [triage.prompt(r, prompt) for r in reports], max_new_tokens,
+                                  batch_size, desc="constrained" if constrain else "greedy",
+                                  constrain=triage.ENUMS if constrain else None)
+    rows = [metrics.score_row(text, gold, report) for (text, _), gold, report in zip(replies, golds, reports)]
+    out = {m: round(sum(r[m] for r in rows) / len(rows), 4)
+           for m in ("format_conformance", "severity_accuracy", "category_accuracy", "severity_exact", "category_exact",
+                     "services_f1")}
+    return out, rows, [text for text, _ in replies]
+
+
+def against(rows: list[dict], reference: list[dict]) -> dict:
+    """The bar of notes/decision.md: the paired difference (and its 95% interval) from a baseline's rows."""
+    d = metrics.compare(reference, [{"id": ref["id"], **row} for ref, row in zip(reference, rows)], metrics.LABEL_METRICS)
+    return {m: [d[m], d[m + "_ci_low"], d[m + "_ci_high"]] for m in metrics.LABEL_METRICS}
+
+
+def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
+    p = case_params(params.load("train_lora"), {**HARNESS, **overrides, "sft.seed": seed})
+    prompt, order = overrides.get("prompt", "rubric"), overrides.get("order", "spec")
+    data = work / f"{name}-s{seed}" / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    for split in ("train", "val", "test"):
+        write_jsonl(data / f"{split}.jsonl", rewrite(read_jsonl(Path("data/prepared") / f"{split}.jsonl"), prompt, order))
+    started = time.perf_counter()
+    trainer, trained = train.train(data, data.parent / "adapter", data.parent / "train.json", p)
+    model, tokenizer = trainer.model, trainer.processing_class
+    model.eval()
+    test = read_jsonl(data / "test.jsonl")[: args.eval_rows]
+    scores = generation.answer_scores(model, tokenizer, [r["messages"] for r in test], triage.ENUMS)
+    result = {"case": name, "seed": seed, "overrides": overrides, "params": p.model_dump(mode="json"),
+              "train": trained, "answer_loss": round(sum(s["answer_loss"] for s in scores) / len(scores), 4)}
+    for field in triage.ENUMS:
+        got = [s for s in scores if f"{field}_scored" in s]
+        result[f"{field}_label_loss"] = round(sum(s[f"{field}_label_loss"] for s in got) / len(got), 4)
+        result[f"{field}_scored_accuracy"] = round(
+            sum(s[f"{field}_scored"] == r[field] for s, r in zip(scores, test) if f"{field}_scored" in s) / len(got), 4)
+    if args.generate:
+        splits = {"test": ([r["messages"][-2]["content"] for r in test],
+                           [json.loads(r["messages"][-1]["content"]) for r in test])}
+        if real := real_rows()[: args.eval_rows]:
+            splits["real"] = ([r["report"] for r in real], real)
+        references = {split: {kind: rows[: args.eval_rows] for kind, rows in by_kind.items()}
+                      for split, by_kind in reference_rows().items()}
+        for split, (reports, golds) in splits.items():
+            for constrain in (False, True):
+                key = f"{split}_{'constrained' if constrain else 'greedy'}"
+                result[key], rows, texts = score_generated(model, tokenizer, reports, golds, prompt, constrain,
+                                                           args.batch_size, args.max_new_tokens)
+                if constrain:
+                    result[f"{split}_vs"] = {kind: against(rows, references[split][kind]) for kind in references[split]}
+                write_jsonl(data.parent / f"{key}.jsonl", [{"output": t} for t in texts])
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    del model, trainer
+    return result
+
+
+def reference_rows() -> dict:
+    """Each baseline's scored rows per split, fitted on the training split (ftlab.evaluation.baseline_rows)."""
+    from ftlab import evaluation
+
+    fitted = baselines.fit_all(read_jsonl(Path("data/prepared/train.jsonl")))
+    test = read_jsonl(Path("data/prepared/test.jsonl"))
+    splits = {"test": evaluation.Split("test", [r["id"] for r in test], [baselines.report_of(r) for r in test],
+                                       [{"severity": r["severity"], "category": r["category"]} for r in test], [], [])}
+    if real := real_rows():
+        splits["real"] = evaluation.Split("real", [r["id"] for r in real], [r["report"] for r in real], real, [], [])
+    return {name: evaluation.baseline_rows(fitted, split) for name, split in splits.items()}
+
+
+def classic() -> dict:
+    train_rows = read_jsonl(Path("data/prepared/train.jsonl"))
+    test = read_jsonl(Path("data/prepared/test.jsonl"))
+    out = {}
+    fitted = baselines.fit_all(train_rows)
+    for split, rows in (("test", test), ("real", real_rows())):
+        if not rows:
+            continue
+        for kind, predicted in baselines.predict(fitted, rows).items():
+            for field in triage.ENUMS:
+                out[f"{split}_{kind}_{field}"] = round(
+                    sum(p[field] in r.get(f"{field}_ok", [r[field]]) for p, r in zip(predicted, rows)) / len(rows), 4)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
+    parser.add_argument("--out", type=Path, required=True, help="decision.json goes here")
+    parser.add_argument("--work", type=Path, help="adapters and replies (default: OUT/work)")
+    parser.add_argument("--cases", default=",".join(CASES), help="comma-separated names of CASES")
+    parser.add_argument("--seeds", default="42")
+    parser.add_argument("--generate", action="store_true", help="also generate and score replies (test + real)")
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--max-new-tokens", type=int, default=160)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
+                        help="an override added to every case, e.g. --set max_train_rows=64")
+    parser.add_argument("--real", type=Path, default=REAL, help="real reports with labels (default: the development set)")
+    parser.add_argument("--eval-rows", type=int, default=None, help="score only the first N rows of each split (a smoke test)")
+    args = parser.parse_args()
+    globals()["REAL"] = args.real
+    extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    args.out.mkdir(parents=True, exist_ok=True)
+    results = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+               "baselines": classic(), "cases": []}
+    print(json.dumps(results["baselines"]), flush=True)
+    for name in args.cases.split(","):
+        for seed in (int(s) for s in args.seeds.split(",")):
+            results["cases"].append(run_case(name, {**CASES[name], **extra}, seed, args, args.work or args.out / "work"))
+            row = {k: v for k, v in results["cases"][-1].items() if k not in ("params", "overrides")}
+            print(json.dumps(row), flush=True)
+            write_json(args.out / "decision.json", results)
+
+
+if __name__ == "__main__":
+    main()

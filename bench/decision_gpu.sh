@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The decision sweep (bench/decision.py) on a GPU box, every case at once: one process each, since a
+# 135M model leaves an H200 mostly idle. Usage: bash bench/decision_gpu.sh OUT GGUF [CASE ...]
+# Writes OUT/decision.json (all cases merged), OUT/log.txt and OUT/replies.tgz (every case's replies).
+set -u
+out=$1 gguf=$2; shift 2
+cases=("$@")
+((${#cases[@]})) || mapfile -t cases < <(python3 -c "import sys; sys.path.insert(0, 'bench'); import decision; print('\n'.join(decision.CASES))")
+export FTLAB_CACHE=/tmp/ftlab-cache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+base="{\"source\": \"gguf\", \"path\": \"$gguf\", \"revision\": null}"
+# De-quantize once, before the parallel cases would race to do it.
+python3 -c "from ftlab import models, params; models.resolve(params.BaseModelSpec(source='gguf', path='$gguf'))" || exit 1
+mkdir -p /tmp/dec
+for c in "${cases[@]}"; do
+  timeout "${CASE_TIMEOUT:-520}" python3 bench/decision.py --out "/tmp/dec/$c" --work "/tmp/dec/$c/work" --cases "$c" \
+    --generate --set "base_model=$base" ${SEEDS:+--seeds $SEEDS} > "/tmp/dec/$c.log" 2>&1 &
+done
+wait
+python3 - "$out" "${cases[@]}" <<'PY'
+import json, sys, pathlib
+out, cases = pathlib.Path(sys.argv[1]), sys.argv[2:]
+merged = {"cases": []}
+for c in cases:
+    f = pathlib.Path(f"/tmp/dec/{c}/decision.json")
+    if f.is_file():
+        d = json.loads(f.read_text())
+        merged.setdefault("device", d["device"]); merged.setdefault("baselines", d["baselines"])
+        merged["cases"] += d["cases"]
+    else:
+        print(f"{c}: no result; its log ends with:\n" + "".join(open(f"/tmp/dec/{c}.log").readlines()[-5:]))
+(out / "decision.json").write_text(json.dumps(merged, indent=1))
+PY
+for c in "${cases[@]}"; do echo "== $c"; grep '^{"case"' "/tmp/dec/$c.log" | cut -c1-600; done > "$out/log.txt"
+tar czf "$out/replies.tgz" -C /tmp/dec $(cd /tmp/dec && ls -d */work/*/*.jsonl 2>/dev/null | grep -v '/data/') 2>/dev/null
+cat "$out/log.txt"

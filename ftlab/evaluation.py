@@ -1,0 +1,167 @@
+"""Every model and baseline on every evaluation split: the pieces of stages/evaluate_base.py and stages/evaluate.py.
+
+Splits: `test` (the generated data's held-out rows, with reference answers) and `real` (real incident reports
+with gold labels only, data/prepared/real.jsonl). Variants:
+  base          the base model, zero-shot, with the rubric prompt (what it needs to know the task);
+  base_fewshot  the same with evaluate.few_shot_k training examples before the report (prompting's best);
+  qlora_base    the QLoRA base in 4 bits, zero-shot: the weights the QLoRA adapter was trained on;
+  lora, qlora   the fine-tunes, with the prompt they were trained with (their ftlab_base.json);
+  majority, classic   the label baselines of ftlab/baselines.py, fitted on the training split.
+Every generating variant is decoded greedily, with the label fields constrained to the spec's values when
+evaluate.constrained (ftlab.generation.EnumValues), and scored per row (ftlab.metrics.score_row); rows with a
+reference answer also get its teacher-forced loss and each label's token loss (ftlab.generation.answer_scores).
+"""
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from ftlab import baselines, generation, judge, metrics, triage
+from ftlab.io import DataFileError, read_jsonl, write_jsonl
+from ftlab.stage import StageError
+
+SPLITS = ("test", "real")
+BASES = ("base", metrics.FEW_SHOT, "qlora_base")  # evaluate_base's variants
+FINETUNES = tuple(metrics.PAIRS)  # lora, qlora
+
+
+class EvaluationError(StageError):
+    """One line for the stage to print as `error: ...`."""
+
+
+def check_judge(p) -> None:
+    """A missing key for the Claude judge stops the stage before any work."""
+    try:
+        judge.check_key(p.judge)
+    except judge.JudgeError as e:
+        raise EvaluationError(f"evaluate.judge: {e}") from None
+
+
+@dataclass
+class Split:
+    name: str
+    ids: list
+    reports: list[str]
+    golds: list  # label dicts (triage), or None per row (a generic data set)
+    answers: list  # the reference answer message per row, or None (the real split has labels only)
+    chats: list  # the prepared prompt messages per row (a generic data set is prompted with its own), or None
+
+
+def load_splits(data: Path, max_rows, task: str) -> dict[str, Split]:
+    """The evaluation splits of data/prepared: test (its first max_rows rows) and, for triage, real."""
+    try:
+        test = read_jsonl(data / "test.jsonl")[:max_rows]
+        real = read_jsonl(data / "real.jsonl") if task == "triage" and (data / "real.jsonl").is_file() else []
+    except DataFileError as e:
+        raise EvaluationError(f"{e}; run the prepare stage first (dvc repro)") from None
+    if not test:
+        raise EvaluationError(f"{data / 'test.jsonl'} has no rows; raise prepare.test_fraction or generate_data.n_rows")
+    splits = {"test": Split("test", [r["id"] for r in test], [baselines.report_of(r) for r in test],
+                            [json.loads(r["messages"][-1]["content"]) if task == "triage" else None for r in test],
+                            [r["messages"][-1] for r in test], [r["messages"][:-1] for r in test])}
+    if real:
+        splits["real"] = Split("real", [r["id"] for r in real], [r["report"] for r in real], real, [None] * len(real),
+                               [None] * len(real))
+    return splits
+
+
+def prompts(split: Split, style: str, shots: list[dict] = (), task: str = "triage") -> list[list[dict]]:
+    """The chat prompt of every row: for triage, triage.prompt(report, style), with the few-shot `shots`
+    (training rows: each report and its gold answer as a user and an assistant turn) between the system prompt
+    and the report; a generic data set's own prompts, with the shots' turns before the last one."""
+    if task == "triage":
+        examples = [m for s in shots for m in (
+            {"role": "user", "content": baselines.report_of(s)},
+            {"role": "assistant", "content": triage.dumps(json.loads(s["messages"][-1]["content"]))})]
+        return [[p[0], *examples, p[1]] for p in (triage.prompt(report, style) for report in split.reports)]
+    examples = [m for s in shots for m in s["messages"] if m["role"] != "system"]
+    return [[*chat[:-1], *examples, chat[-1]] if chat[0]["role"] == "system" else [*examples, *chat] for chat in split.chats]
+
+
+def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, judge_cache: Path) -> tuple[list[dict], dict]:
+    """One variant on one split: its scored rows (output included) and the judge's token use."""
+    constrain = triage.ENUMS if task == "triage" and p.constrained else None
+    try:
+        replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size,
+                                      desc=f"{name} {split.name}", constrain=constrain)
+    except generation.PromptTooLong as e:  # e.g. few_shot_k long examples before a long report
+        raise EvaluationError(f"{name}: {split.name} row {split.ids[e.index]}: {e.tokens} prompt tokens plus "
+                              f"evaluate.max_new_tokens exceed the model's context of {e.context}; lower "
+                              "evaluate.few_shot_k or max_new_tokens") from None
+    rows = [{"id": i, **(metrics.score_row(text, gold, report) if gold else {}), "latency_s": round(seconds, 3),
+             "output": text} for i, gold, report, (text, seconds) in zip(split.ids, split.golds, split.reports, replies)]
+    if any(a is not None for a in split.answers):  # teacher-forced: the reference answer's loss, each label's
+        scores = generation.answer_scores(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, split.answers)],
+                                          triage.ENUMS if task == "triage" else None)
+        for row, s in zip(rows, scores):
+            row.update({k: v for k, v in s.items() if not k.endswith("_scored")})
+    used = {}
+    if task == "triage":  # faithfulness from the judge in params (offline: the same deterministic score)
+        try:
+            faith, used = judge.scores(p.judge, [(rep, triage.parse_lenient(r["output"])) for rep, r in zip(split.reports, rows)],
+                                       judge_cache)
+        except judge.JudgeError as e:
+            raise EvaluationError("" if e.interrupted else f"evaluate.judge: {e}", 130 if e.interrupted else 1) from None
+        for row, f in zip(rows, faith):
+            row["faithfulness"] = f
+    return rows, used
+
+
+def baseline_rows(fitted: dict, split: Split) -> dict[str, list[dict]]:
+    """Each label baseline's scored rows on a triage split (`fitted`: baselines.fit_all of the training split)."""
+    predicted = baselines.predict(fitted, [{"report": r} for r in split.reports])
+    return {kind: [{"id": i, **metrics.score_labels(pred, gold), "prediction": pred}
+                   for i, pred, gold in zip(split.ids, rows, split.golds)] for kind, rows in predicted.items()}
+
+
+def save(out: Path, split: str, name: str, rows: list[dict]) -> None:
+    write_jsonl(out / f"{split}_{name}.jsonl", rows)
+
+
+def load(out: Path, split: str, name: str) -> list[dict]:
+    return read_jsonl(out / f"{split}_{name}.jsonl")
+
+
+NAMES = {"triage": (*metrics.METRICS, *metrics.EXACT_METRICS, *metrics.GENERIC_METRICS, *metrics.LABEL_LOSSES),
+         "generic": metrics.GENERIC_METRICS}
+
+
+def summarize(scored: dict[str, dict[str, list[dict]]], task: str) -> dict:
+    """{split: {variant: metrics with bootstrap intervals}} of every scored variant."""
+    return {split: {name: metrics.aggregate(rows, NAMES[task]) for name, rows in variants.items()}
+            for split, variants in scored.items()}
+
+
+def comparisons(variants) -> dict[str, tuple[str, str]]:
+    """Every comparison the report makes: name -> (reference, candidate); each fine-tune against its own base,
+    few-shot prompting, and the two label baselines; few-shot against zero-shot."""
+    out = {ft: (base, ft) for ft, (base, _) in metrics.PAIRS.items()}
+    if metrics.FEW_SHOT in variants:
+        out[metrics.FEW_SHOT] = ("base", metrics.FEW_SHOT)
+        out |= {f"{ft}_vs_fewshot": (metrics.FEW_SHOT, ft) for ft in metrics.PAIRS}
+    for kind in metrics.BASELINES:
+        if kind in variants:
+            out |= {f"{ft}_vs_{kind}": (kind, ft) for ft in metrics.PAIRS}
+    return out
+
+
+def deltas(scored: dict[str, dict[str, list[dict]]], summary: dict, task: str) -> dict:
+    """{split: {comparison: paired deltas}}: each metric both sides have, its paired-bootstrap interval and flips."""
+    out = {}
+    for split, variants in scored.items():
+        out[split] = {}
+        for name, (reference, candidate) in comparisons(variants).items():
+            d = metrics.compare(variants[reference], variants[candidate], NAMES[task])
+            for key in ("severity_macro_f1", "latency_s"):
+                if key in summary[split][reference] and key in summary[split][candidate]:
+                    d[key] = round(summary[split][candidate][key] - summary[split][reference][key], 4)
+            out[split][name] = d
+    return out
+
+
+def transfer_gap(summary: dict) -> dict:
+    """How much of the classic baseline's accuracy on the generated test split is lost on real reports: when the
+    generated labels ride on template phrases, a bag of words learns the phrases and the gap is large."""
+    if "real" not in summary or "classic" not in summary.get("real", {}):
+        return {}
+    test, real = summary["test"]["classic"], summary["real"]["classic"]
+    return {f"{m.removesuffix('_accuracy')}": round(test[m] - real[m], 4) for m in metrics.LABEL_METRICS}
