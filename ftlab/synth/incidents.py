@@ -394,8 +394,6 @@ def degradation_errors(r, sev, c):
 def degradation_delay(r, sev, c):
     name, public, does, tier, kind, _ = subject(r, "SEV2", ("job",), ("feature",))
     what = r.choice(("emails", "webhooks", "exports", "notifications", "invoices", "payout reports"))
-    if sev == "SEV1":
-        sev = "SEV2"
     if sev == "SEV2":
         lag = r.randint(2, 9)
         impact = r.choice((f"Every customer's {what} [[are|were]] {lag} hours late, and {r.randint(30, 200)} support tickets [[are|were]] in.",
@@ -744,8 +742,6 @@ def data_money(r, sev, c):
 
 def data_backup(r, sev, c):
     store = r.choice(DATASTORES)
-    if sev == "SEV1":
-        sev = "SEV2"
     lead = r.choice((f"backups of {store} [[have been failing|had been failing]] silently", f"the nightly snapshot of {store} [[is|was]] corrupt",
                      f"the restore test of {store} [[fails|failed]]"))
     if sev == "SEV2":
