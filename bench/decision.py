@@ -75,6 +75,20 @@ CASES = {
     "c-bs1-344-w10": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
                       "sft.per_device_train_batch_size": 1, "max_train_rows": 344, "sft.num_train_epochs": 1,
                       "sft.learning_rate": 1e-3},
+    "c-bs1-344-w10-lr2e-3": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
+                             "sft.per_device_train_batch_size": 1, "max_train_rows": 344, "sft.num_train_epochs": 1,
+                             "sft.learning_rate": 2e-3},
+    "c-bs1-344x2-w10": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
+                        "sft.per_device_train_batch_size": 1, "max_train_rows": 344, "sft.num_train_epochs": 2,
+                        "sft.learning_rate": 1e-3},
+    "c-bs1-512-w10": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
+                      "sft.per_device_train_batch_size": 1, "max_train_rows": 512, "sft.num_train_epochs": 1,
+                      "sft.learning_rate": 1e-3},
+    "c-bs2-344x2-w10": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
+                        "sft.per_device_train_batch_size": 2, "max_train_rows": 344, "sft.num_train_epochs": 2,
+                        "sft.learning_rate": 1e-3},
+    # does 8 epochs learn severity without the label weight? (left open on 2026-12-02)
+    "g-ep8-all-short-w1": {**_EP4, **_ALL, "prompt": "short", "sft.num_train_epochs": 8},
 }
 DATA_KEYS = ("prompt", "order")
 # Every case: no checkpoints and no validation passes (the final eval loss is still computed once).
