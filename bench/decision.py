@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from ftlab import baselines, generation, metrics, models, params, triage, train  # noqa: E402
-from ftlab.io import read_jsonl, write_json, write_jsonl  # noqa: E402
+from ftlab.io import read_json, read_jsonl, write_json, write_jsonl  # noqa: E402
 
 # name -> overrides: dotted params keys (train_lora's section, after on_cuda is merged), plus the data's
 # `prompt` (triage.SYSTEM_PROMPTS) and `order` (triage.ORDERS).
@@ -87,6 +87,8 @@ CASES = {
     "c-bs2-344x2-w10": {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0,
                         "sft.per_device_train_batch_size": 2, "max_train_rows": 344, "sft.num_train_epochs": 2,
                         "sft.learning_rate": 1e-3},
+    # params.yaml's defaults as they are (on_cuda on a GPU), with the short prompt prepare writes
+    "g-default": {"prompt": "short"},
     # does 8 epochs learn severity without the label weight? (left open on 2026-12-02)
     "g-ep8-all-short-w1": {**_EP4, **_ALL, "prompt": "short", "sft.num_train_epochs": 8},
 }
@@ -156,8 +158,12 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
     for split in ("train", "val", "test"):
         write_jsonl(data / f"{split}.jsonl", rewrite(read_jsonl(Path("data/prepared") / f"{split}.jsonl"), prompt, order))
     started = time.perf_counter()
-    trainer, trained = train.train(data, data.parent / "adapter", data.parent / "train.json", p)
-    model, tokenizer = trainer.model, trainer.processing_class
+    if args.reuse and (data.parent / "train.json").is_file():  # the adapter a previous run of this case saved
+        trainer, trained = None, read_json(data.parent / "train.json")
+        model, tokenizer = models.load_for_inference(data.parent / "adapter")
+    else:
+        trainer, trained = train.train(data, data.parent / "adapter", data.parent / "train.json", p)
+        model, tokenizer = trainer.model, trainer.processing_class
     model.eval()
     test = read_jsonl(data / "test.jsonl")[: args.eval_rows]
     scores = generation.answer_scores(model, tokenizer, [r["messages"] for r in test], triage.ENUMS)
@@ -223,6 +229,8 @@ def main() -> None:
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated names of CASES")
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--generate", action="store_true", help="also generate and score replies (test + real)")
+    parser.add_argument("--reuse", action="store_true",
+                        help="score the adapter a previous run of the case left in WORK instead of training again")
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",

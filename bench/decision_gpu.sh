@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The decision sweep (bench/decision.py) on a GPU box, every case at once: one process each, since a
 # 135M model leaves an H200 mostly idle. Usage: bash bench/decision_gpu.sh OUT GGUF [CASE ...]
+# CASE@SEED runs one seed of a case as a process of its own (repeats in parallel: g-default@42 g-default@43).
 # Writes OUT/decision.json (all cases merged), OUT/log.txt and OUT/replies.tgz (every case's replies).
 set -u
 out=$1 gguf=$2; shift 2
@@ -12,8 +13,10 @@ base="{\"source\": \"gguf\", \"path\": \"$gguf\", \"revision\": null}"
 python3 -c "from ftlab import models, params; models.resolve(params.BaseModelSpec(source='gguf', path='$gguf'))" || exit 1
 mkdir -p /tmp/dec
 for c in "${cases[@]}"; do
-  timeout "${CASE_TIMEOUT:-520}" python3 bench/decision.py --out "/tmp/dec/$c" --work "/tmp/dec/$c/work" --cases "$c" \
-    --generate --set "base_model=$base" ${SEEDS:+--seeds $SEEDS} > "/tmp/dec/$c.log" 2>&1 &
+  name=${c%@*} seeds=${SEEDS:-}
+  [[ $c == *@* ]] && seeds=${c#*@}
+  timeout "${CASE_TIMEOUT:-520}" python3 bench/decision.py --out "/tmp/dec/$c" --work "/tmp/dec/$c/work" --cases "$name" \
+    --generate --set "base_model=$base" ${seeds:+--seeds $seeds} > "/tmp/dec/$c.log" 2>&1 &
 done
 wait
 python3 - "$out" "${cases[@]}" <<'PY'

@@ -33,8 +33,43 @@ def base_spec(text: str) -> BaseModelSpec:
                                          f"embedded, gguf, local, hub ({e.errors()[0]['msg']})") from None
 
 
+def _dvc_outs(root: Path = Path(".")) -> list[Path]:
+    """Every out, metric and plot file that dvc.yaml in `root` declares: DVC replaces or deletes them."""
+    import yaml
+
+    dvc_yaml = root / "dvc.yaml"
+    if not dvc_yaml.is_file():
+        return []
+    stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages") or {}
+    outs = []
+    for stage in stages.values():
+        for key in ("outs", "metrics", "plots"):
+            for entry in stage.get(key) or []:
+                outs.append(root / (next(iter(entry)) if isinstance(entry, dict) else entry))
+    return outs
+
+
+def refuse_overlap(output: Path, inputs: dict[str, Path]) -> None:
+    """Stop before any work when `output` is, contains or lies inside an input or a DVC out: writing it would
+    replace or delete what it was made from (`ftlab merge -o models` once removed models/lora and models/qlora)."""
+    out = Path(output).resolve()
+    protected = {**{f"the {what} {path}": Path(path) for what, path in inputs.items() if path is not None},
+                 **{f"the DVC out {path}": path for path in _dvc_outs()}}
+    for what, path in protected.items():
+        p = path.resolve()
+        if out == p or out in p.parents or p in out.parents:
+            relation = "is" if out == p else "contains" if out in p.parents else "lies inside"
+            raise DataFileError(f"-o {output}: {relation} {what}; write to a path outside it")
+
+
+def _exists(path: Path, what: str) -> Path:
+    if not Path(path).exists():
+        raise DataFileError(f"{path}: {what} does not exist")
+    return path
+
+
 def _reports(path: Path) -> list[dict]:
-    rows = read_jsonl(path, numbered=True)
+    rows = read_jsonl(_exists(path, "the reports file"), numbered=True)
     if not rows:
         raise DataFileError(f"{path}: no rows; expected one {{\"id\": ..., \"report\": \"...\"}} per line")
     out = []
@@ -49,8 +84,10 @@ def _reports(path: Path) -> list[dict]:
 
 
 def predict(args) -> None:
+    refuse_overlap(args.output, {"reports file": args.reports, "adapter": args.adapter})
     reports = _reports(args.reports)
     if args.adapter:
+        _exists(args.adapter, "the adapter directory")
         model, tokenizer = models.load_for_inference(args.adapter, base=args.base)
         style = models.adapter_info(args.adapter)["prompt"]  # the prompt it was trained with
     else:
@@ -85,7 +122,11 @@ def _predictions(path: Path) -> dict:
 
 
 def score(args) -> None:
-    gold_rows, fields = labels.read(args.labels)
+    if args.output:
+        refuse_overlap(args.output, {"predictions file": args.predictions, "labels file": args.labels,
+                                     "training file": args.train})
+    gold_rows, fields = labels.read(_exists(args.labels, "the labels file"))
+    _exists(args.predictions, "the predictions file")
     predictions = _predictions(args.predictions)
     missing = [g["id"] for g in gold_rows if str(g["id"]) not in predictions]
     if missing:
@@ -138,6 +179,8 @@ def score(args) -> None:
 def merge(args) -> None:
     from ftlab import merge as merging
 
+    _exists(args.adapter, "the adapter directory")
+    refuse_overlap(args.output, {"adapter": args.adapter, "--check data": args.data if args.check else None})
     info = merging.merge(args.adapter, args.output, base=args.base, qlora_base=args.qlora_base,
                          check_rows=args.check, check_data=args.data, max_new_tokens=args.max_new_tokens,
                          batch_size=args.batch_size)

@@ -74,6 +74,43 @@ def read_json(path: Path):
         raise DataFileError(f"{path}: not valid JSON ({e})") from None
 
 
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (os.umask can only set it)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def normal_mode(path: Path) -> Path:
+    """Give `path` the permissions a plain open()/mkdir() would under the umask. tempfile's mkstemp and mkdtemp
+    create 0600 files and 0700 folders whatever the umask; renamed onto an out, they would lock out every other
+    reader (another user, a CI artifact upload, a shared DVC cache)."""
+    path = Path(path)
+    os.chmod(path, (0o777 if path.is_dir() else 0o666) & ~_umask())
+    return path
+
+
+def normal_tree(root: Path) -> Path:
+    """normal_mode on `root` and everything under it: what libraries save into a staged folder (safetensors
+    writes 0600 files) gets the same permissions as the rest before the folder is renamed onto an out."""
+    root = Path(root)
+    for path in [root, *root.rglob("*")]:
+        if not path.is_symlink():
+            normal_mode(path)
+    return root
+
+
+def temp_dir(parent: Path, prefix: str) -> Path:
+    """tempfile.mkdtemp in `parent`, with the umask's permissions (it is renamed onto an out)."""
+    return normal_mode(Path(tempfile.mkdtemp(dir=parent, prefix=prefix)))
+
+
 def _atomic_write(path: Path, text: str) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -81,6 +118,7 @@ def _atomic_write(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)
+        normal_mode(tmp)
         os.replace(tmp, path)
     except BaseException as e:
         os.unlink(tmp)

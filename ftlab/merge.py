@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from ftlab import generation, models
-from ftlab.io import read_jsonl, write_json
+from ftlab.io import normal_tree, read_jsonl, temp_dir, write_json
 from ftlab.params import BaseModelSpec
 
 MERGE_FILE = "ftlab_merge.json"  # what was merged into what, and the equivalence check's figures
@@ -112,7 +112,7 @@ def merge(adapter_dir: Path, out_dir: Path, base: BaseModelSpec | None = None, q
     prompts = check_prompts(check_data, check_rows) if check_rows else None  # fail early on a bad file
     model, tokenizer = merged_model(adapter_dir, base, qlora_base)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-tmp-"))
+    tmp = temp_dir(out_dir.parent, f".{out_dir.name}-tmp-")
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
@@ -130,6 +130,7 @@ def merge(adapter_dir: Path, out_dir: Path, base: BaseModelSpec | None = None, q
                                                               batch_size)}
             del merged, adapted
         write_json(tmp / MERGE_FILE, info)
+        normal_tree(tmp)
         if out_dir.exists():
             old = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-old-"))
             out_dir.rename(old / "x")

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ftlab.io import normal_tree, temp_dir
 from ftlab.params import BaseModelSpec
 
 # Written by the train stage into every adapter directory: the base_model spec and bnb section it used.
@@ -122,10 +123,11 @@ def dequantized(gguf: Path) -> Path:
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     model.load_state_dict(quantized.state_dict(), strict=True)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=".tmp-"))
+    tmp = temp_dir(target.parent, ".tmp-")
     try:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
+        normal_tree(tmp)
         tmp.rename(target)  # atomic: a crash never leaves a half-written checkpoint behind
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

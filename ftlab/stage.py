@@ -3,9 +3,10 @@ its exit status, and staged outputs (a directory that replaces the out only when
 import os
 import shutil
 import sys
-import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+
+from ftlab.io import normal_tree, temp_dir
 
 
 class StageError(Exception):
@@ -53,12 +54,13 @@ def staged(out: Path):
         pid = stale.name.removeprefix(f".{out.name}-").split("-")[0]
         if stale.is_dir() and (not pid.isdigit() or not _alive(int(pid))):
             shutil.rmtree(stale, ignore_errors=True)
-    staging = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".{out.name}-{os.getpid()}-"))
+    staging = temp_dir(out.parent, f".{out.name}-{os.getpid()}-")
     try:
         yield staging
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    normal_tree(staging)
     if out.exists():
         shutil.rmtree(out)
     staging.rename(out)

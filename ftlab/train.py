@@ -17,14 +17,13 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
 from ftlab import models, params, triage
-from ftlab.io import DataFileError, read_jsonl, write_json
+from ftlab.io import DataFileError, normal_tree, read_jsonl, temp_dir, write_json
 
 
 def prompt_completion(row: dict) -> dict:
@@ -279,7 +278,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
                 leftover.rmdir()
             except OSError:
                 pass
-        work = Path(tempfile.mkdtemp(dir=out_dir.parent, prefix=f".{out_dir.name}-work-"))
+        work = temp_dir(out_dir.parent, f".{out_dir.name}-work-")
     try:
         run_dir = work
         if checkpoint_root is not None:
@@ -369,6 +368,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
                                                     "prompt": meta.get("prompt", "rubric"),
                                                     "answer_order": meta.get("answer_order", "spec")})
             (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle of the args; params.yaml says it all
+            normal_tree(staging)
             if out_dir.exists():
                 shutil.rmtree(out_dir)
             staging.rename(out_dir)

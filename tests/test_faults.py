@@ -16,6 +16,7 @@ import time
 
 import pytest
 import yaml
+from pathlib import Path
 
 from ftlab.io import read_jsonl, write_jsonl
 from tests import eval_inputs
@@ -206,3 +207,31 @@ def test_dvc_repro_twice_at_once_the_second_refuses_clearly(tmp_path):
     assert "Unable to acquire lock" in said or "is busy, it is being blocked by" in said, said
     assert first.returncode == 0, out
     assert (tmp_path / "out.txt").read_text() == "done" and "hold" in yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
+
+
+# A stage that imports ftlab, says it started, then writes its out 30 s later unless it is stopped first.
+ORPHAN = ("python -c \"import ftlab, os, pathlib, time; pathlib.Path('pid').write_text(str(os.getpid())); "
+          "time.sleep(30); pathlib.Path('out.txt').write_text('written behind DVC')\"")
+
+
+def test_sigterm_to_dvc_repro_stops_the_stage_too(tmp_path):
+    """What a CI timeout sends: DVC exits 143 and does not stop its child; ftlab's stage stops with it."""
+    env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
+           "PYTHONPATH": str(REPO)}
+    subprocess.run("git init -q && dvc init -q", shell=True, cwd=tmp_path, env=env, check=True)
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"slow": {"cmd": ORPHAN, "outs": ["out.txt"]}}}))
+    with open(tmp_path / "log", "w") as log:  # not a pipe: an orphaned stage would hold it open
+        dvc = subprocess.Popen(["dvc", "repro"], cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT)
+        wait_for(lambda: (tmp_path / "pid").exists() and (tmp_path / "pid").read_text(), dvc, timeout=120)
+        stage_pid = int((tmp_path / "pid").read_text())
+        dvc.send_signal(signal.SIGTERM)
+        assert dvc.wait(timeout=60) != 0
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and Path(f"/proc/{stage_pid}").exists() and \
+            Path(f"/proc/{stage_pid}/stat").read_text().split()[2] != "Z":
+        time.sleep(0.2)
+    alive = Path(f"/proc/{stage_pid}").exists() and Path(f"/proc/{stage_pid}/stat").read_text().split()[2] != "Z"
+    if alive:
+        os.kill(stage_pid, signal.SIGKILL)
+    assert not alive, "the stage outlived dvc repro"
+    assert not (tmp_path / "out.txt").exists()

@@ -91,5 +91,6 @@ def test_merged_qlora_is_close_to_the_4bit_base_plus_adapter_not_exact(tmp_path,
 
 
 def test_merge_of_a_directory_without_an_adapter_stops_with_a_clear_message(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no adapter_config.json"):
-        cli.main(["merge", "--adapter", str(tmp_path), "-o", str(tmp_path / "out")])
+        cli.main(["merge", "--adapter", str(tmp_path / "empty"), "-o", str(tmp_path / "out")])

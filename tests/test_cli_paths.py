@@ -1,0 +1,72 @@
+"""ftlab predict / score / merge refuse an output that would replace or delete what they read, before any work,
+and name a missing input as missing."""
+import json
+
+import pytest
+
+from ftlab import cli
+from ftlab.io import write_jsonl
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    """A project directory with dvc.yaml's outs in place: models/lora, models/qlora, data/eval."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text(
+        "stages:\n  train_lora:\n    cmd: x\n    outs: [models/lora]\n"
+        "  train_qlora:\n    cmd: x\n    outs: [models/qlora]\n"
+        "  evaluate:\n    cmd: x\n    outs: [data/eval]\n    metrics: [{metrics/eval.json: {cache: false}}]\n")
+    for adapter in ("models/lora", "models/qlora"):
+        (tmp_path / adapter).mkdir(parents=True)
+        (tmp_path / adapter / "adapter_config.json").write_text("{}")
+    (tmp_path / "models" / ".gitignore").write_text("/lora\n/qlora\n")
+    write_jsonl(tmp_path / "reports.jsonl", [{"id": 1, "report": "checkout-api down for all users"}])
+    return tmp_path
+
+
+def _tree(root):
+    return sorted((str(p.relative_to(root)), p.read_bytes() if p.is_file() else b"") for p in root.rglob("*"))
+
+
+@pytest.mark.parametrize("out, relation", [
+    ("models", "contains the adapter"),          # once deleted models/lora, models/qlora and models/.gitignore
+    ("models/lora", "is the adapter"),
+    ("models/lora/merged", "lies inside the adapter"),
+    ("models/qlora", "is the DVC out models/qlora"),
+    ("data", "contains the DVC out data/eval"),
+    (".", "contains"),
+])
+def test_merge_refuses_an_output_over_an_input_or_a_dvc_out_and_changes_nothing(project, out, relation):
+    before = _tree(project)
+    with pytest.raises(SystemExit, match=f"-o {out}: {relation}"):
+        cli.main(["merge", "--adapter", "models/lora", "-o", out])
+    assert _tree(project) == before
+
+
+def test_predict_refuses_to_overwrite_its_input(project):
+    before = (project / "reports.jsonl").read_bytes()
+    with pytest.raises(SystemExit, match="-o reports.jsonl: is the reports file"):
+        cli.main(["predict", "reports.jsonl", "-o", "reports.jsonl", "--adapter", "models/lora"])
+    assert (project / "reports.jsonl").read_bytes() == before
+    with pytest.raises(SystemExit, match="lies inside the adapter"):
+        cli.main(["predict", "reports.jsonl", "-o", "models/lora/p.jsonl", "--adapter", "models/lora"])
+
+
+def test_score_refuses_to_overwrite_the_labels(project):
+    write_jsonl(project / "labels.jsonl", [{"id": 1, "severity": "SEV1", "category": "outage"}])
+    write_jsonl(project / "preds.jsonl", [{"id": 1, "output": json.dumps({"severity": "SEV1"})}])
+    before = (project / "labels.jsonl").read_bytes()
+    with pytest.raises(SystemExit, match="-o labels.jsonl: is the labels file"):
+        cli.main(["score", "preds.jsonl", "labels.jsonl", "-o", "labels.jsonl"])
+    assert (project / "labels.jsonl").read_bytes() == before
+
+
+def test_missing_inputs_are_named_as_missing(project):
+    with pytest.raises(SystemExit, match="models/nope: the adapter directory does not exist"):
+        cli.main(["predict", "reports.jsonl", "-o", "p.jsonl", "--adapter", "models/nope"])
+    with pytest.raises(SystemExit, match="nope.jsonl: the reports file does not exist"):
+        cli.main(["predict", "nope.jsonl", "-o", "p.jsonl", "--adapter", "models/lora"])
+    with pytest.raises(SystemExit, match="models/nope: the adapter directory does not exist"):
+        cli.main(["merge", "--adapter", "models/nope", "-o", "merged"])
+    with pytest.raises(SystemExit, match="nope.jsonl: the labels file does not exist"):
+        cli.main(["score", "p.jsonl", "nope.jsonl"])
