@@ -87,7 +87,7 @@ def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
     assert gpu.sft["per_device_train_batch_size"] == p.on_cuda.sft["per_device_train_batch_size"]
     assert gpu.sft["learning_rate"] == p.on_cuda.sft["learning_rate"] != p.sft["learning_rate"]
     assert gpu.sft["seed"] == p.sft["seed"] and "seed" not in p.on_cuda.sft  # keys only in sft survive
-    assert p.max_train_rows == 32 and gpu.max_train_rows is None  # an explicit null: every row
+    assert p.max_train_rows == 192 and gpu.max_train_rows is None  # an explicit null: every row
     assert gpu.model.attn_implementation == "sdpa" and p.model.attn_implementation is None
     q = params.parse("train_qlora", data).for_device(True)
     assert q.bnb["bnb_4bit_compute_dtype"] == "bfloat16" and q.bnb["load_in_4bit"] is True
