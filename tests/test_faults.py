@@ -214,10 +214,18 @@ ORPHAN = ("python -c \"import ftlab, os, pathlib, time; pathlib.Path('pid').writ
           "time.sleep(30); pathlib.Path('out.txt').write_text('written behind DVC')\"")
 
 
-def test_sigterm_to_dvc_repro_stops_the_stage_too(tmp_path):
-    """What a CI timeout sends: DVC exits 143 and does not stop its child; ftlab's stage stops with it."""
+@pytest.mark.parametrize("shell", ["bash", "sh", "wrapper"])
+def test_sigterm_to_dvc_repro_stops_the_stage_too(tmp_path, shell):
+    """What a CI timeout sends: DVC exits 143 and does not stop its child; ftlab's stage stops with it.
+
+    DVC runs the stage through $SHELL -c: bash execs the command (the stage is DVC's child), dash (/bin/sh on
+    Debian, and what DVC uses when SHELL is unset, as on CI) stays in between, and so does a wrapper script."""
+    if shell == "wrapper":
+        (tmp_path / "wrapper").write_text('#!/bin/bash\n/bin/bash "$@"\nexit $?\n')
+        (tmp_path / "wrapper").chmod(0o755)
+    path = {"bash": shutil.which("bash"), "sh": "/bin/sh", "wrapper": str(tmp_path / "wrapper")}[shell]
     env = {**os.environ, "PATH": f"{VENV_BIN}{os.pathsep}{os.environ['PATH']}", "DVC_NO_ANALYTICS": "1",
-           "PYTHONPATH": str(REPO)}
+           "PYTHONPATH": str(REPO), "SHELL": path}
     subprocess.run("git init -q && dvc init -q", shell=True, cwd=tmp_path, env=env, check=True)
     (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"slow": {"cmd": ORPHAN, "outs": ["out.txt"]}}}))
     with open(tmp_path / "log", "w") as log:  # not a pipe: an orphaned stage would hold it open

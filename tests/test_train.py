@@ -100,7 +100,10 @@ def test_report_to_wandb_logs_offline_without_a_key(tmp_path, data_dir, tiny_mod
     assert metrics["steps"] == 3
     import wandb
 
-    wandb.finish()  # what the stage's exit does: flush the run
+    # What the stage's exit does (wandb's atexit hook): finish the run and shut down wandb's service process, which
+    # writes the offline run's file; on a slow machine the file held only its header until then (CI, 2026-12-03).
+    wandb.finish()
+    wandb.teardown()
     runs = list((tmp_path / "wandb").glob("offline-run-*"))
     assert len(runs) == 1  # offline, no login asked, nothing sent
     logged = b"".join(f.read_bytes() for f in runs[0].glob("*.wandb"))
