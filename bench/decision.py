@@ -28,7 +28,7 @@ from ftlab import baselines, generation, metrics, models, params, triage, train 
 from ftlab.io import read_json, read_jsonl, write_json, write_jsonl  # noqa: E402
 
 # name -> overrides: dotted params keys (train_lora's section, after on_cuda is merged), plus the data's
-# `prompt` (triage.SYSTEM_PROMPTS) and `order` (triage.ORDERS).
+# `prompt` (triage.SYSTEM_PROMPTS), `order` (triage.ORDERS) and `values` (triage.LABEL_VALUES).
 _EP4 = {"sft.learning_rate": 1e-3, "sft.num_train_epochs": 4}
 _ALL = {"lora.target_modules": "all-linear"}
 # The CPU budget's shape (a few hundred row passes, 4 rows a step), trained the same way on any device.
@@ -36,6 +36,9 @@ _CPU = {"sft.per_device_train_batch_size": 4, "sft.gradient_accumulation_steps":
         "max_train_rows": 192, "sft.num_train_epochs": 2}
 # The small-step cases of 2026-12-03: the CPU shape with params.yaml's chosen recipe, at lr 1e-3.
 _SMALL = {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_weight": 10.0, "sft.learning_rate": 1e-3}
+# params.yaml's CPU shape of 2026-12-03 wherever the case runs (the GPU profile folds on_cuda in otherwise).
+_NOW = {"sft.per_device_train_batch_size": 4, "sft.gradient_accumulation_steps": 1, "sft.learning_rate": 2e-3,
+        "max_train_rows": 192, "max_val_rows": 16, "sft.num_train_epochs": 1}
 # Cases are overrides of params.yaml as it is now: since 2026-12-03 its defaults are the chosen recipe, so a case
 # that sets nothing (g-shipped) no longer means the recipe shipped before issue 16; every result in bench/out
 # records the full params it ran with.
@@ -87,8 +90,16 @@ CASES = {
     "g-default": {"prompt": "short"},
     # does 8 epochs learn severity without the label weight? (left open on 2026-12-02)
     "g-ep8-all-short-w1": {**_EP4, **_ALL, "prompt": "short", "sft.num_train_epochs": 8},
+    # 2026-12-03, severity written as a word (notes/decision.md section 5), in params.yaml's CPU shape as it is
+    # (192 rows once, 4 a step, lr 2e-3, label weight 10) and in its GPU profile; c-now is the control
+    "c-now": {**_NOW, "prompt": "short"},
+    "c-now-words": {**_NOW, "prompt": "short", "values": "words"},
+    "c-now-words-w1": {**_NOW, "prompt": "short", "values": "words", "label_weight": 1.0},
+    "c-now-words-96": {**_NOW, "prompt": "short", "values": "words", "max_train_rows": 96},
+    "c-now-words-384": {**_NOW, "prompt": "short", "values": "words", "max_train_rows": 384},
+    "g-default-words": {"prompt": "short", "values": "words"},
 }
-DATA_KEYS = ("prompt", "order")
+DATA_KEYS = ("prompt", "order", "values")
 # Every case: no checkpoints and no validation passes (the final eval loss is still computed once).
 HARNESS = {"sft.save_strategy": "no", "sft.eval_strategy": "no"}
 
@@ -108,13 +119,13 @@ def case_params(base: params.Train, overrides: dict) -> params.Train:
     return params.Train.model_validate(data)
 
 
-def rewrite(rows: list[dict], prompt: str, order: str) -> list[dict]:
-    """Prepared triage rows with another system prompt and answer key order (same reports and labels)."""
+def rewrite(rows: list[dict], prompt: str, order: str, values: str = "spec") -> list[dict]:
+    """Prepared triage rows with another system prompt, answer key order and label values (same reports and labels)."""
     out = []
     for row in rows:
         gold = json.loads(row["messages"][-1]["content"])
         messages = [*triage.prompt(row["messages"][-2]["content"], prompt),
-                    {"role": "assistant", "content": triage.dumps(gold, order)}]
+                    {"role": "assistant", "content": triage.from_spec(triage.dumps(gold, order), values)}]
         out.append({**row, "messages": messages})
     return out
 
@@ -128,12 +139,14 @@ def real_rows() -> list[dict]:
     return read_jsonl(REAL) if REAL.is_file() else []
 
 
-def score_generated(model, tokenizer, reports, golds, prompt, constrain, batch_size, max_new_tokens):
-    """(aggregate scores, per-row scores, raw replies) of one decoding on one split."""
+def score_generated(model, tokenizer, reports, golds, prompt, constrain, batch_size, max_new_tokens, values="spec"):
+    """(aggregate scores, per-row scores, raw replies) of one decoding on one split; replies are scored after
+    their label values are put back to the spec's (triage.to_spec)."""
     replies = generation.generate(model, tokenizer, [triage.prompt(r, prompt) for r in reports], max_new_tokens,
                                   batch_size, desc="constrained" if constrain else "greedy",
-                                  constrain=triage.ENUMS if constrain else None)
-    rows = [metrics.score_row(text, gold, report) for (text, _), gold, report in zip(replies, golds, reports)]
+                                  constrain=triage.enums(values) if constrain else None)
+    rows = [metrics.score_row(triage.to_spec(text, values), gold, report)
+            for (text, _), gold, report in zip(replies, golds, reports)]
     out = {m: round(sum(r[m] for r in rows) / len(rows), 4)
            for m in ("format_conformance", "severity_accuracy", "category_accuracy", "severity_exact", "category_exact",
                      "services_f1")}
@@ -148,11 +161,11 @@ def against(rows: list[dict], reference: list[dict]) -> dict:
 
 def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
     p = case_params(params.load("train_lora"), {**HARNESS, **overrides, "sft.seed": seed})
-    prompt, order = overrides.get("prompt", "rubric"), overrides.get("order", "spec")
+    prompt, order, values = overrides.get("prompt", "rubric"), overrides.get("order", "spec"), overrides.get("values", "spec")
     data = work / f"{name}-s{seed}" / "data"
     data.mkdir(parents=True, exist_ok=True)
     for split in ("train", "val", "test"):
-        write_jsonl(data / f"{split}.jsonl", rewrite(read_jsonl(Path("data/prepared") / f"{split}.jsonl"), prompt, order))
+        write_jsonl(data / f"{split}.jsonl", rewrite(read_jsonl(Path("data/prepared") / f"{split}.jsonl"), prompt, order, values))
     started = time.perf_counter()
     if args.reuse and (data.parent / "train.json").is_file():  # the adapter a previous run of this case saved
         trainer, trained = None, read_json(data.parent / "train.json")
@@ -162,17 +175,18 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
         model, tokenizer = trainer.model, trainer.processing_class
     model.eval()
     test = read_jsonl(data / "test.jsonl")[: args.eval_rows]
-    scores = generation.answer_scores(model, tokenizer, [r["messages"] for r in test], triage.ENUMS)
+    scores = generation.answer_scores(model, tokenizer, [r["messages"] for r in test], triage.enums(values))
     result = {"case": name, "seed": seed, "overrides": overrides, "params": p.model_dump(mode="json"),
               "train": trained, "answer_loss": round(sum(s["answer_loss"] for s in scores) / len(scores), 4)}
     for field in triage.ENUMS:
         got = [s for s in scores if f"{field}_scored" in s]
         result[f"{field}_label_loss"] = round(sum(s[f"{field}_label_loss"] for s in got) / len(got), 4)
         result[f"{field}_scored_accuracy"] = round(
-            sum(s[f"{field}_scored"] == r[field] for s, r in zip(scores, test) if f"{field}_scored" in s) / len(got), 4)
+            sum(s[f"{field}_scored"] == triage.enums(values)[field][triage.ENUMS[field].index(r[field])]
+                for s, r in zip(scores, test) if f"{field}_scored" in s) / len(got), 4)
     if args.generate:
         splits = {"test": ([r["messages"][-2]["content"] for r in test],
-                           [json.loads(r["messages"][-1]["content"]) for r in test])}
+                           [json.loads(triage.to_spec(r["messages"][-1]["content"], values)) for r in test])}
         if real := real_rows()[: args.eval_rows]:
             splits["real"] = ([r["report"] for r in real], real)
         references = {split: {kind: rows[: args.eval_rows] for kind, rows in by_kind.items()}
@@ -181,7 +195,7 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
             for constrain in (False, True):
                 key = f"{split}_{'constrained' if constrain else 'greedy'}"
                 result[key], rows, texts = score_generated(model, tokenizer, reports, golds, prompt, constrain,
-                                                           args.batch_size, args.max_new_tokens)
+                                                           args.batch_size, args.max_new_tokens, values)
                 if constrain:
                     result[f"{split}_vs"] = {kind: against(rows, references[split][kind]) for kind in references[split]}
                 write_jsonl(data.parent / f"{key}.jsonl", [{"output": t} for t in texts])

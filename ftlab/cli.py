@@ -89,21 +89,22 @@ def predict(args) -> None:
     if args.adapter:
         _exists(args.adapter, "the adapter directory")
         model, tokenizer = models.load_for_inference(args.adapter, base=args.base)
-        style = models.adapter_info(args.adapter)["prompt"]  # the prompt it was trained with
+        info = models.adapter_info(args.adapter)  # the prompt it was trained with and the label values it writes
+        style, values = info["prompt"], info["label_values"]
     else:
         spec = args.base or BaseModelSpec(source="embedded", path="smollm2-135m-instruct")
-        (model, tokenizer), style = models.load_base(spec), "rubric"  # a base model needs the rules spelled out
+        (model, tokenizer), style, values = models.load_base(spec), "rubric", "spec"  # a base needs the rules spelled out
     prompts = [triage.prompt(r["report"], style) for r in reports]
     try:
         replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict",
-                                      constrain=None if args.free else triage.ENUMS)
+                                      constrain=None if args.free else triage.enums(values))
     except generation.PromptTooLong as e:
         raise DataFileError(f"{args.reports}: row {e.index + 1}: the report is too long for the model: {e.tokens} "
                             f"tokens with the prompt, and with --max-new-tokens {args.max_new_tokens} more than its "
                             f"context of {e.context} tokens; shorten or split it") from None
+    texts = [triage.to_spec(text, values) for text, _ in replies]  # the spec's label values, whatever it was trained on
     rows = [{"id": r["id"], "report": r["report"], "output": text, "prediction": triage.parse_lenient(text),
-             "format_conformance": triage.parse_strict(text) is not None}
-            for r, (text, _) in zip(reports, replies)]
+             "format_conformance": triage.parse_strict(text) is not None} for r, text in zip(reports, texts)]
     write_jsonl(args.output, rows)
     conformant = sum(r["format_conformance"] for r in rows)
     print(f"wrote {len(rows)} predictions to {args.output} ({conformant} spec-conformant)", file=sys.stderr)

@@ -77,9 +77,12 @@ def prompts(split: Split, style: str, shots: list[dict] = (), task: str = "triag
     return [[*chat[:-1], *examples, chat[-1]] if chat[0]["role"] == "system" else [*examples, *chat] for chat in split.chats]
 
 
-def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, judge_cache: Path) -> tuple[list[dict], dict]:
-    """One variant on one split: its scored rows (output included) and the judge's token use."""
-    constrain = triage.ENUMS if task == "triage" and p.constrained else None
+def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, judge_cache: Path,
+        values: str = "spec") -> tuple[list[dict], dict]:
+    """One variant on one split: its scored rows (output included) and the judge's token use. `values`: the label
+    values the model was trained to write (triage.LABEL_VALUES); its replies are put back to the spec's before
+    they are scored or saved."""
+    constrain = triage.enums(values) if task == "triage" and p.constrained else None
     try:
         replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size,
                                       desc=f"{name} {split.name}", constrain=constrain)
@@ -87,11 +90,15 @@ def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, j
         raise EvaluationError(f"{name}: {split.name} row {split.ids[e.index]}: {e.tokens} prompt tokens plus "
                               f"evaluate.max_new_tokens exceed the model's context of {e.context}; lower "
                               "evaluate.few_shot_k or max_new_tokens") from None
+    if task == "triage":
+        replies = [(triage.to_spec(text, values), seconds) for text, seconds in replies]
     rows = [{"id": i, **(metrics.score_row(text, gold, report) if gold else {}), "latency_s": round(seconds, 3),
              "output": text} for i, gold, report, (text, seconds) in zip(split.ids, split.golds, split.reports, replies)]
     if any(a is not None for a in split.answers):  # teacher-forced: the reference answer's loss, each label's
-        scores = generation.answer_scores(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, split.answers)],
-                                          triage.ENUMS if task == "triage" else None)
+        answers = [{**a, "content": triage.from_spec(a["content"], values)} if task == "triage" else a
+                   for a in split.answers]  # as the model was trained to write it
+        scores = generation.answer_scores(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, answers)],
+                                          triage.enums(values) if task == "triage" else None)
         for row, s in zip(rows, scores):
             row.update({k: v for k, v in s.items() if not k.endswith("_scored")})
     used = {}

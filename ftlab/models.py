@@ -227,12 +227,13 @@ def load_adapter(model, adapter_dir: Path):
 
 def adapter_info(adapter_dir: Path) -> dict:
     """What the train stage recorded beside an adapter (BASE_FILE): its base model, 4-bit settings and the
-    triage prompt it was trained with; the prompt defaults to the rubric for adapters saved before it was recorded."""
+    triage prompt it was trained with and the label values it writes (triage.LABEL_VALUES); defaults for adapters
+    saved before these were recorded: the rubric prompt, the spec's values."""
     import json
 
     meta_file = Path(adapter_dir) / BASE_FILE
     meta = json.loads(meta_file.read_text()) if meta_file.is_file() else {}
-    return {"bnb": None, "prompt": "rubric", "answer_order": "spec", **meta}
+    return {"bnb": None, "prompt": "rubric", "answer_order": "spec", "label_values": "spec", **meta}
 
 
 def load_for_inference(adapter_dir: Path, base: BaseModelSpec | None = None):

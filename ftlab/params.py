@@ -158,6 +158,9 @@ class Train(Section):
     # The loss weight of the label fields' value tokens (severity, category) against the answer's other
     # tokens (ftlab.train.LabelWeights); 1 is plain SFT.
     label_weight: float = Field(default=1.0, ge=1.0, le=1000.0)
+    # The values the fine-tune is trained to write for the labels (ftlab.triage.LABEL_VALUES): spec (SEV1-SEV4) or
+    # words (severity as critical / major / minor / harmless, put back to SEV1-SEV4 on every reply it gives).
+    label_values: Literal["spec", "words"] = "spec"
     lora: dict[str, Any]
     sft: dict[str, Any]
     bnb: Optional[dict[str, Any]] = None
@@ -275,6 +278,15 @@ _RANGES = {
     "max_length": (16, None),
     "logging_steps": (1e-9, None),
     "weight_decay": (0, None),
+    # Values the library takes without a word and fails on later (eval_steps 0: a ZeroDivisionError at the first
+    # step; a negative save_steps or save_total_limit: checkpoints that never come, or every one deleted).
+    "eval_steps": (1e-9, None),
+    "save_steps": (1e-9, None),
+    "save_total_limit": (1, None),
+    "eval_accumulation_steps": (1, None),
+    "max_grad_norm": (0, None),
+    "dataloader_num_workers": (0, None),
+    "seed": (0, 2**32 - 1),
 }
 
 

@@ -26,19 +26,33 @@ from ftlab import models, params, triage
 from ftlab.io import DataFileError, normal_tree, read_jsonl, temp_dir, write_json
 
 
-def prompt_completion(row: dict) -> dict:
-    """Chat `messages` -> TRL's conversational prompt/completion, so loss is on the answer only."""
-    messages = row["messages"]
-    return {"prompt": messages[:-1], "completion": messages[-1:]}
+def prompt_completion(row: dict, values: str = "spec") -> dict:
+    """Chat `messages` -> TRL's conversational prompt/completion, so loss is on the answer only; a triage
+    answer's label values written as `values` (triage.LABEL_VALUES) writes them."""
+    *prompt, answer = row["messages"]
+    if values != "spec":
+        answer = {**answer, "content": triage.from_spec(answer["content"], values)}
+    return {"prompt": prompt, "completion": [answer]}
 
 
-def _dataset(path: Path, limit):
+def _dataset(path: Path, limit, values: str = "spec"):
     from datasets import Dataset
 
     rows = read_jsonl(path)
     if limit is not None:
         rows = rows[:limit]  # prepare already shuffled the split: the first N are a fair sample
-    return Dataset.from_list([prompt_completion(r) for r in rows]) if rows else None
+    return Dataset.from_list([prompt_completion(r, values) for r in rows]) if rows else None
+
+
+def sort_target_modules(config_file: Path) -> None:
+    """PEFT writes `target_modules` from a set, whose order follows the process's string hash seed: the same
+    training wrote adapter_config.json with other bytes in every process, and DVC saw a changed out. Sorted,
+    the file is the same wherever the same run is made (the list is a set to PEFT when it loads)."""
+    if config_file.is_file():
+        config = json.loads(config_file.read_text())
+        if isinstance(config.get("target_modules"), list):
+            config["target_modules"] = sorted(config["target_modules"])
+            config_file.write_text(json.dumps(config, indent=2, sort_keys=True))  # as PEFT writes it
 
 
 class LabelWeights:
@@ -264,8 +278,11 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     main_process = int(os.environ.get("RANK", 0)) == 0
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and checkpoint_root is None:
         raise ValueError("a multi-process run needs checkpoint_root: every process must share one output directory")
-    train_set = _dataset(data_dir / "train.jsonl", p.max_train_rows)
-    val_set = _dataset(data_dir / "val.jsonl", p.max_val_rows)
+    # prepare's meta.json: the task, and the prompt and key order its rows were written with.
+    meta = json.loads((data_dir / "meta.json").read_text()) if (data_dir / "meta.json").is_file() else {}
+    values = p.label_values if meta.get("task", "triage") == "triage" else "spec"  # label values are triage's
+    train_set = _dataset(data_dir / "train.jsonl", p.max_train_rows, values)
+    val_set = _dataset(data_dir / "val.jsonl", p.max_val_rows, values)
     if train_set is None:
         sys.exit(f"error: {data_dir / 'train.jsonl'} has no rows; run the prepare stage with more data")
 
@@ -362,12 +379,14 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         trainer.save_model(str(staging))
         if main_process:
             # What the adapter was trained on top of, so models.load_for_inference needs only this directory.
-            # The prompt it was trained with (prepare's meta.json), so evaluate and `ftlab predict` ask it the same way.
-            meta = json.loads((data_dir / "meta.json").read_text()) if (data_dir / "meta.json").is_file() else {}
+            # The prompt it was trained with (prepare's meta.json) and the label values it writes, so evaluate and
+            # `ftlab predict` ask it the same way and put its replies back to the spec's values.
             write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb,
                                                     "prompt": meta.get("prompt", "rubric"),
-                                                    "answer_order": meta.get("answer_order", "spec")})
+                                                    "answer_order": meta.get("answer_order", "spec"),
+                                                    "label_values": values})
             (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle of the args; params.yaml says it all
+            sort_target_modules(staging / "adapter_config.json")
             normal_tree(staging)
             if out_dir.exists():
                 shutil.rmtree(out_dir)

@@ -86,6 +86,39 @@ ORDERS = {
 }
 # Constrained decoding: the string fields whose values must be one of a fixed set (ftlab.generation.EnumValues).
 ENUMS = {"severity": SEVERITIES, "category": CATEGORIES}
+# The values a fine-tune is trained to write for the labels (train_lora.label_values). `spec`: the spec's own.
+# `words`: severity as the word of its rubric line. SEV1-SEV4 are symbols whose digit the pretrained model does not
+# connect with impact, and a small fine-tune does not learn that mapping in a CPU budget, while a word is learnt as
+# fast as the category (notes/decision.md). The training targets are rewritten (from_spec) and every reply of such
+# a model is put back to the spec's values (to_spec) before anything scores or prints it: the outputs of the
+# pipeline and of `ftlab predict` conform to the spec either way.
+LABEL_VALUES = {
+    "spec": {},
+    "words": {"severity": {"SEV1": "critical", "SEV2": "major", "SEV3": "minor", "SEV4": "harmless"}},
+}
+
+
+def enums(values: str = "spec") -> dict[str, tuple[str, ...]]:
+    """ENUMS as a model trained with `values` writes them (constrained decoding, likelihood scoring)."""
+    return {f: tuple(LABEL_VALUES[values].get(f, {}).get(v, v) for v in allowed) for f, allowed in ENUMS.items()}
+
+
+def _swap(text: str, mappings: dict[str, dict[str, str]]) -> str:
+    # Only an exact `"field": "value"` changes, so a reply that did not conform still does not, byte for byte.
+    for field, mapping in mappings.items():
+        text = re.sub(rf'("{field}"\s*:\s*")({"|".join(map(re.escape, mapping))})(")',
+                      lambda m: m.group(1) + mapping[m.group(2)] + m.group(3), text)
+    return text
+
+
+def from_spec(text: str, values: str = "spec") -> str:
+    """A spec answer with its label values written as a model trained with `values` writes them."""
+    return _swap(text, LABEL_VALUES[values])
+
+
+def to_spec(text: str, values: str = "spec") -> str:
+    """A reply of a model trained with `values`, its label values put back to the spec's."""
+    return _swap(text, {f: {w: v for v, w in m.items()} for f, m in LABEL_VALUES[values].items()})
 
 
 def prompt(report: str, style: str = "rubric") -> list[dict]:

@@ -45,10 +45,11 @@ def main() -> None:
     with stage.staged(OUT) as out:
         for finetune in evaluation.FINETUNES:
             model, tokenizer = models.load_for_inference(Path("models") / finetune)
-            style = models.adapter_info(Path("models") / finetune)["prompt"]
+            info = models.adapter_info(Path("models") / finetune)  # the prompt and label values it was trained with
             for split in splits.values():
                 rows, used[f"{split.name}_{finetune}"] = evaluation.run(
-                    model, tokenizer, finetune, split, evaluation.prompts(split, style, (), task), p, task, JUDGE_CACHE)
+                    model, tokenizer, finetune, split, evaluation.prompts(split, info["prompt"], (), task), p, task,
+                    JUDGE_CACHE, info["label_values"])
                 evaluation.save(out, split.name, finetune, rows)
                 scored[split.name][finetune] = rows
             probed[finetune] = probe.run(model, tokenizer, probe.load(), p.probe_max_new_tokens, p.batch_size)

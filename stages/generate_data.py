@@ -23,12 +23,9 @@ OUT = Path("data/generated/rows.jsonl")
 QUARANTINE = Path("data/generated/quarantine.jsonl")
 CACHE = Path("data/claude_cache")
 
-p = params.load("generate_data")
-quarantine, usage = [], {}
-if p.backend == "template":
-    rows = synth.generate(p.n_rows, p.seed)
-    CACHE.mkdir(parents=True, exist_ok=True)  # an out of the stage whichever the backend
-else:
+
+def anthropic_rows(p) -> tuple[list[dict], list[dict], dict]:
+    """(rows, quarantined rows, token use and cost) from Claude; every answer is cached in CACHE."""
     a = p.anthropic
     try:
         key = claude.api_key()  # before any work: a missing key is one line, not a failed request
@@ -47,7 +44,7 @@ else:
         sys.exit(f"error: {claude.redact(str(e))}")
 
     # Every answer there is, so that a run that cannot finish still says how many rows it has.
-    rows, source = [], f"anthropic:{a.model}"
+    rows, quarantine, source = [], [], f"anthropic:{a.model}"
     for request, asked in jobs:
         if request.key in result.answers:
             if a.mode == "generate":
@@ -68,19 +65,33 @@ else:
     usage = {**claude.Usage.of(result.answers.values()).metrics(prices),  # the whole data set's
              "requests_cached": result.cached,
              **result.sent.metrics(prices, suffix="_this_run")}  # what this run sent and paid for
+    return rows, quarantine, usage
 
-bad = [(r["id"], errors) for r in rows if (errors := triage.validate(r["triage"]))]
-if bad:  # a bug, never user input: refuse to write rows that break the spec
-    sys.exit(f"error: backend {p.backend} produced {len(bad)} rows that break the spec, e.g. {bad[0]}")
 
-write_jsonl(OUT, rows)
-write_jsonl(QUARANTINE, quarantine)
-write_json(Path("metrics/generate_data.json"), {
-    "rows": len(rows),
-    "rows_quarantined": len(quarantine),
-    **usage,
-    "severity": dict(sorted(Counter(r["triage"]["severity"] for r in rows).items())),
-    "category": dict(sorted(Counter(r["triage"]["category"] for r in rows).items())),
-    "style": dict(sorted(Counter(r.get("style", "unknown") for r in rows).items())),
-})
-print(f"wrote {len(rows)} rows to {OUT}" + (f", {len(quarantine)} quarantined to {QUARANTINE}" if quarantine else ""))
+def main() -> None:
+    p = params.load("generate_data")
+    if p.backend == "template":
+        rows, quarantine, usage = synth.generate(p.n_rows, p.seed), [], {}
+        CACHE.mkdir(parents=True, exist_ok=True)  # an out of the stage whichever the backend
+    else:
+        rows, quarantine, usage = anthropic_rows(p)
+
+    bad = [(r["id"], errors) for r in rows if (errors := triage.validate(r["triage"]))]
+    if bad:  # a bug, never user input: refuse to write rows that break the spec
+        sys.exit(f"error: backend {p.backend} produced {len(bad)} rows that break the spec, e.g. {bad[0]}")
+
+    write_jsonl(OUT, rows)
+    write_jsonl(QUARANTINE, quarantine)
+    write_json(Path("metrics/generate_data.json"), {
+        "rows": len(rows),
+        "rows_quarantined": len(quarantine),
+        **usage,
+        "severity": dict(sorted(Counter(r["triage"]["severity"] for r in rows).items())),
+        "category": dict(sorted(Counter(r["triage"]["category"] for r in rows).items())),
+        "style": dict(sorted(Counter(r.get("style", "unknown") for r in rows).items())),
+    })
+    print(f"wrote {len(rows)} rows to {OUT}" + (f", {len(quarantine)} quarantined to {QUARANTINE}" if quarantine else ""))
+
+
+if __name__ == "__main__":
+    main()

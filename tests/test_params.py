@@ -38,6 +38,12 @@ def test_shipped_params_are_valid_for_every_stage():
     ("generate_data", ("backend",), "claude", "generate_data.backend: Input should be 'template'"),
     ("train_lora", ("base_model", "source"), "hub", "train_lora.base_model: Value error, source: hub needs `revision`"),
     ("evaluate", ("batch_size",), 0, "evaluate.batch_size: Input should be greater than or equal to 1"),
+    # accepted by SFTConfig, then failing in training (issue 19)
+    ("train_lora", ("sft", "eval_steps"), 0, "train_lora.sft.eval_steps: 0 is out of range"),
+    ("train_lora", ("sft", "save_steps"), -4, "train_lora.sft.save_steps: -4 is out of range"),
+    ("train_lora", ("sft", "save_total_limit"), -2, "train_lora.sft.save_total_limit: -2 is out of range"),
+    ("train_qlora", ("sft", "seed"), -1, "train_qlora.sft.seed: -1 is out of range"),
+    ("train_lora", ("label_values",), "digits", "train_lora.label_values: Input should be 'spec' or 'words'"),
 ])
 def test_bad_values_name_the_key(stage, path, value, expected):
     data = real()

@@ -17,7 +17,7 @@ def _params(stage, tiny_model_dir, **sft):
     section = data[stage]
     section["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     section["max_train_rows"], section["max_val_rows"] = 8, 4
-    section["sft"].update(max_steps=3, logging_steps=1, learning_rate=1e-2, **sft)
+    section["sft"].update({"max_steps": 3, "logging_steps": 1, "learning_rate": 1e-2, **sft})
     return params.parse(stage, data)
 
 
@@ -48,6 +48,10 @@ def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_
     lora_b = [v for k, v in adapter.items() if "lora_B" in k]
     assert lora_b and all(v.abs().sum() > 0 for v in lora_b)  # B starts at zero: non-zero means it trained
     assert {k.split(".")[-3] for k in adapter if "lora_" in k} >= {"q_proj", "k_proj", "v_proj", "o_proj"}
+    # PEFT writes target_modules from a set, in the order of this process's string hashes: sorted, the file has
+    # the same bytes in every process (DVC saw a changed out after each identical run).
+    targets = json.loads((tmp_path / "lora" / "adapter_config.json").read_text())["target_modules"]
+    assert len(targets) >= 7 and targets == sorted(targets)  # all-linear: q k v o gate up down (per layer)
     after = {k.removeprefix("base_model.model."): v for k, v in trainer.model.state_dict().items()}
     for name, weight in base.items():
         key = name.replace(".weight", ".base_layer.weight") if name.replace(".weight", ".base_layer.weight") in after else name
@@ -186,3 +190,40 @@ def test_bf16_autocast_skips_the_lora_input_cast_and_trains_the_same_adapter(tmp
     monkeypatch.setattr(peft.helpers, "disable_input_dtype_casting", lambda model, active=True: (seen.append(active), real(model, active))[1])
     train.train(data_dir, tmp_path / "lora-fp32", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
     assert seen == [False]
+
+
+def test_label_values_words_trains_on_words_and_its_replies_come_back_as_the_specs_values(tmp_path, data_dir,
+                                                                                         tiny_model_dir, monkeypatch):
+    """train_lora.label_values: words. The training targets carry severity as a word (triage.LABEL_VALUES), the
+    label weight still finds the value's tokens, the adapter records it, and `ftlab predict` decodes the label
+    among the words and writes the spec's SEV value back (notes/decision.md: why a word)."""
+    from ftlab import cli, generation, triage
+
+    row = triage_row(1, severity="SEV1")
+    completion = train.prompt_completion(row, "words")["completion"][0]["content"]
+    assert json.loads(completion) == {**json.loads(row["messages"][2]["content"]), "severity": "critical"}
+    assert train.prompt_completion(row)["completion"][0]["content"] == row["messages"][2]["content"]
+    tokenizer = models.load_tokenizer(params.BaseModelSpec(source="local", path=str(tiny_model_dir)))
+    ids = torch.tensor([tokenizer(completion, add_special_tokens=False)["input_ids"]])
+    weighted = [tokenizer.decode([t]) for t, w in zip(ids[0], train.LabelWeights(tokenizer, 10.0)(ids)[0]) if w > 1]
+    assert "".join(weighted) == "critical" + "degradation"  # the word and the category, nothing else
+
+    p = _params("train_lora", tiny_model_dir).model_copy(update={"label_values": "words"})
+    train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", p)
+    assert models.adapter_info(tmp_path / "lora")["label_values"] == "words"
+
+    # A tiny model trained for 3 steps writes no JSON, so its replies are stood in for: what predict asks the
+    # decoder for (the words) and what it does with a reply (the spec's value back, the rest byte for byte).
+    asked = {}
+
+    def replies(model, tokenizer, prompts, max_new_tokens, batch_size, desc="", constrain=None):
+        asked["constrain"] = constrain
+        return [(triage.from_spec(row["messages"][2]["content"], "words"), 0.1)] * len(prompts)
+
+    monkeypatch.setattr(generation, "generate", replies)
+    write_jsonl(tmp_path / "reports.jsonl", [{"id": "r0", "report": row["messages"][1]["content"]}])
+    cli.main(["predict", str(tmp_path / "reports.jsonl"), "-o", str(tmp_path / "preds.jsonl"),
+              "--adapter", str(tmp_path / "lora")])
+    assert asked["constrain"]["severity"] == ("critical", "major", "minor", "harmless")
+    pred = json.loads((tmp_path / "preds.jsonl").read_text())
+    assert pred["output"] == row["messages"][2]["content"] and pred["format_conformance"]

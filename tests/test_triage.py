@@ -95,3 +95,16 @@ def test_severity_macro_f1_and_confusion():
     scored = metrics.score_row(json.dumps({**GOOD, "severity": "SEV9"}), GOOD, REPORT)
     assert scored["severity_gold"] == "SEV2" and scored["severity_pred"] is None
     assert "severity_macro_f1" in metrics.aggregate([dict(scored, latency_s=1.0)])
+
+
+def test_label_values_words_round_trip_and_change_nothing_else():
+    answer = triage.dumps({"severity": "SEV4", "category": "security", "affected_services": ["sso"],
+                           "summary": 'A note said "severity": "SEV1" by mistake.', "next_action": "Rotate the key."})
+    words = triage.from_spec(answer, "words")
+    assert json.loads(words)["severity"] == "harmless"
+    assert json.loads(words)["summary"] == json.loads(answer)["summary"]  # an escaped quote is no key
+    assert triage.to_spec(words, "words") == answer and triage.from_spec(answer) == answer
+    assert triage.enums("words") == {"severity": ("critical", "major", "minor", "harmless"), "category": triage.CATEGORIES}
+    # a reply that did not conform still does not: only an allowed word in the exact `"severity": "..."` changes
+    for reply in ('{"severity": "Critical"}', 'severity: critical', '{"severity": "critical" '):
+        assert triage.to_spec(reply, "words") == reply.replace('"critical"', '"SEV1"')
