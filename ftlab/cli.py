@@ -12,6 +12,7 @@ three fields may be left out of every row (only what is labelled is scored), opt
 row's report is used for faithfulness and the --train baselines). ftlab/labels.py checks it.
 """
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -94,6 +95,10 @@ def predict(args) -> None:
     else:
         spec = args.base or BaseModelSpec(source="embedded", path="smollm2-135m-instruct")
         (model, tokenizer), style, values = models.load_base(spec), "rubric", "spec"  # a base needs the rules spelled out
+        merged = Path(spec.path) / "ftlab_merge.json" if spec.source == "local" else None
+        if merged is not None and merged.is_file():  # a model `ftlab merge` wrote: asked as its adapter was
+            info = json.loads(merged.read_text())
+            style, values = info.get("prompt", "rubric"), info.get("label_values", "spec")
     prompts = [triage.prompt(r["report"], style) for r in reports]
     try:
         replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict",

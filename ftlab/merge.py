@@ -121,7 +121,11 @@ def merge(adapter_dir: Path, out_dir: Path, base: BaseModelSpec | None = None, q
         info = {"adapter": str(adapter_dir), "base_model": spec.model_dump(), "bnb": bnb_section,
                 "merged_into": ("de-quantized 4-bit base" if qlora_base == "dequantized" else "original float base")
                 if bnb_section else "float base",
-                "exact": not bnb_section}
+                "exact": not bnb_section,
+                # How the adapter was trained to be asked and to answer: a merged model needs the same prompt, and a
+                # label_values "words" model writes severity as a word (ftlab.triage.to_spec puts it back).
+                # `ftlab predict --base local:<this directory>` reads them from here.
+                **{k: v for k, v in models.adapter_info(adapter_dir).items() if k in ("prompt", "answer_order", "label_values")}}
         if prompts:
             merged = AutoModelForCausalLM.from_pretrained(tmp, dtype="auto", local_files_only=True)
             merged.to("cuda" if torch.cuda.is_available() else "cpu")

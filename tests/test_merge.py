@@ -63,6 +63,9 @@ def test_merged_lora_is_standalone_and_equals_base_plus_adapter(tmp_path, tiny_m
 
     info = json.loads((out / merge.MERGE_FILE).read_text())
     assert info["exact"] and info["check"]["match_rate"] == 1.0 and info["check"]["max_abs_logit_diff"] < 1e-5
+    # how to ask it, from the adapter's ftlab_base.json (ftlab predict --base local:<dir> reads these)
+    assert {k: info[k] for k in ("prompt", "answer_order", "label_values")} == {
+        k: models.adapter_info(adapter)[k] for k in ("prompt", "answer_order", "label_values")}
 
     # Merging again replaces the directory atomically and leaves nothing behind.
     merge.merge(adapter, out)

@@ -79,14 +79,14 @@ def test_load_exits_with_one_line_naming_the_key(tmp_path, capsys):
 
 
 def test_every_readme_set_param_applies_and_validates(tmp_path):
-    """Each `dvc exp run -S ...` in the README, through DVC's own override code, gives a params.yaml every stage
-    accepts. (DVC refuses to set a key params.yaml lacks unless it is written `+key=value`.)"""
+    """Each `dvc exp run -S ...` in the README and docs/, through DVC's own override code, gives a params.yaml every
+    stage accepts. (DVC refuses to set a key params.yaml lacks unless it is written `+key=value`.)"""
     import re
     import shutil
 
     from dvc.utils.hydra import apply_overrides, get_hydra_sweeps
 
-    text = (REPO / "README.md").read_text().replace("\\\n", " ")
+    text = "\n".join(f.read_text() for f in [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]).replace("\\\n", " ")
     # every run of `-S x` flags (in `dvc exp run` lines and in inline code alike) is one set of overrides
     commands = [m.group(0) for m in re.finditer(r"(?:-S\s+(?:'[^']*'|[^\s`']+)\s*)+", text)]
     checked = 0
@@ -98,7 +98,7 @@ def test_every_readme_set_param_applies_and_validates(tmp_path):
             try:
                 apply_overrides(path, sweep["params.yaml"])
             except Exception as e:
-                raise AssertionError(f"README: {command.strip()}: {e}: {e.__cause__}") from None
+                raise AssertionError(f"README/docs: {command.strip()}: {e}: {e.__cause__}") from None
             data = params.read_yaml(path)
             for stage in params.SECTIONS:
                 params.parse(stage, data)

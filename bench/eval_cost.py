@@ -1,0 +1,64 @@
+"""python bench/eval_cost.py [--rows 32] [--max-new-tokens 112] [--batch-size 32]
+
+Where evaluate's time goes on this machine: seconds a row for each generating variant's decoding (base
+zero-shot, base few-shot, the 4-bit base) and for the teacher-forced scores (ftlab.generation.answer_scores),
+on the first --rows rows of the test and real splits of data/prepared (run `dvc repro prepare` first), with
+params.yaml's base models and evaluate settings. Prints one line per piece (notes/decision.md section 7).
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import torch  # noqa: E402
+
+from ftlab import evaluation, generation, models, params, triage  # noqa: E402
+from ftlab.io import read_jsonl  # noqa: E402
+
+
+def timed(fn):
+    started = time.perf_counter()
+    out = fn()
+    return out, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[2])
+    parser.add_argument("--rows", type=int, default=32)
+    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: evaluate.max_new_tokens")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: evaluate.batch_size")
+    args = parser.parse_args()
+    ev = params.load("evaluate")
+    new, batch = args.max_new_tokens or ev.max_new_tokens, args.batch_size or ev.batch_size
+    cuda = torch.cuda.is_available()
+    splits = evaluation.load_splits(Path("data/prepared"), None, "triage")
+    shots = read_jsonl(Path("data/prepared/train.jsonl"))[: ev.few_shot_k]
+    device = torch.cuda.get_device_name() if cuda else f"cpu, {torch.get_num_threads()} threads"
+    print(f"device: {device}; {args.rows} rows a split, {new} new tokens, batch {batch}")
+    for name, stage in (("base", "train_lora"), ("qlora_base", "train_qlora")):
+        t = params.load(stage).for_device(cuda)
+        model, tokenizer = models.load_base(t.base_model, t.bnb)
+        for split in splits.values():
+            n = min(args.rows, len(split.ids))
+            sub = evaluation.Split(split.name, split.ids[:n], split.reports[:n], split.golds[:n], split.answers[:n],
+                                   split.chats[:n])
+            variants = {name: ()} | ({"base_fewshot": shots} if name == "base" and shots else {})
+            for variant, examples in variants.items():
+                prompts = evaluation.prompts(sub, "rubric", examples)
+                replies, seconds = timed(lambda: generation.generate(model, tokenizer, prompts, new, batch, desc=variant,
+                                                                     constrain=triage.ENUMS))
+                lengths = sorted(len(tokenizer(text)["input_ids"]) for text, _ in replies)
+                json_found = sum(triage.parse_lenient(text) is not None for text, _ in replies)
+                print(f"{variant:12s} {split.name:4s} decode  {seconds / n:.2f} s/row  (reply tokens median "
+                      f"{lengths[n // 2]}, max {lengths[-1]}; a JSON object in {json_found}/{n})", flush=True)
+                if any(a is not None for a in sub.answers):
+                    _, seconds = timed(lambda: generation.answer_scores(
+                        model, tokenizer, [[*c, a] for c, a in zip(prompts, sub.answers)], triage.ENUMS))
+                    print(f"{variant:12s} {split.name:4s} scores  {seconds / n:.2f} s/row  (teacher-forced)", flush=True)
+        del model
+
+
+if __name__ == "__main__":
+    main()
