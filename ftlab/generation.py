@@ -171,18 +171,29 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
     fields = fields or {}
     out = []
     model.eval()
+    rows = []
+    for messages in conversations:
+        prompt_text = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
+        full_text = tokenizer.apply_chat_template(messages, tokenize=False)
+        prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
+        full = tokenizer(full_text, add_special_tokens=False, return_offsets_mapping=True)
+        if full["input_ids"][:len(prompt)] != prompt:
+            raise ValueError("the chat template's prompt is not a token prefix of the whole conversation")
+        rows.append((messages, prompt_text, full_text, prompt, full["input_ids"], full["offset_mapping"]))
+    # The tokens every prompt shares (the system prompt, few-shot examples) run once, as in generate(): on a CPU
+    # the rubric's ~200 tokens were most of each row's forward pass.
+    shared = shared_prefix([r[3] for r in rows]) if len(rows) > 1 else 0
+    shared = shared if shared >= MIN_SHARED else 0
     with torch.inference_mode():
-        for messages in conversations:
-            prompt_text = tokenizer.apply_chat_template(messages[:-1], add_generation_prompt=True, tokenize=False)
-            full_text = tokenizer.apply_chat_template(messages, tokenize=False)
-            prompt = tokenizer(prompt_text, add_special_tokens=False)["input_ids"]
-            full = tokenizer(full_text, add_special_tokens=False, return_offsets_mapping=True)
-            ids, offsets = full["input_ids"], full["offset_mapping"]
+        prefix_cache = model(input_ids=torch.tensor([rows[0][4][:shared]], device=device), use_cache=True).cache if shared else None
+        for messages, prompt_text, full_text, prompt, ids, offsets in rows:
             n = len(prompt)
-            if ids[:n] != prompt:
-                raise ValueError("the chat template's prompt is not a token prefix of the whole conversation")
-            result = model(input_ids=torch.tensor([ids], device=device), use_cache=bool(fields),
-                           logits_to_keep=len(ids) - n + 1)
+            if prefix_cache is None:
+                result = model(input_ids=torch.tensor([ids], device=device), use_cache=bool(fields),
+                               logits_to_keep=len(ids) - n + 1)
+            else:
+                result = model(input_ids=torch.tensor([ids[shared:]], device=device), cache=copy.deepcopy(prefix_cache),
+                               use_cache=True, logits_to_keep=len(ids) - n + 1)
             # logits_to_keep keeps the positions from n-1 on: position n-1 predicts the answer's first token.
             logprobs = torch.log_softmax(result.logits[0].float(), dim=-1)
             token_loss = -logprobs[torch.arange(len(ids) - n), torch.tensor(ids[n:], device=device)]

@@ -20,3 +20,35 @@ def test_batched_equals_one_at_a_time_and_keeps_input_order(tiny_model_dir):
     batched = [text for text, _ in generation.generate(model, tokenizer, prompts, 12, 3)]
     assert batched == one_by_one
     assert len(set(one_by_one)) > 1  # the prompts really produced different replies
+
+
+def test_answer_scores_run_the_shared_prompt_once_and_score_as_row_by_row(tiny_model_dir, monkeypatch):
+    """The rubric prompt every row shares is computed once (a prefix cache) instead of per row; the teacher-forced
+    losses and the likelihood-scored labels are those of each row alone."""
+    from ftlab import triage
+
+    spec = BaseModelSpec(source="local", path=str(tiny_model_dir))
+    model, tokenizer = models.load_model(spec), models.load_tokenizer(spec)
+    torch.manual_seed(0)
+    with torch.no_grad():
+        for p in model.parameters():
+            p.mul_(8)
+    rows = [triage_row(i, severity=s) for i, s in ((3, "SEV1"), (41, "SEV3"), (7, "SEV4"))]
+    rows[1]["messages"][1]["content"] += " Search and billing look fine." * 4
+    conversations = [r["messages"] for r in rows]
+    calls = []
+    forward = model.forward
+    monkeypatch.setattr(model, "forward", lambda *a, **k: calls.append(k["input_ids"].shape[1]) or forward(*a, **k))
+    shared = generation.answer_scores(model, tokenizer, conversations, triage.ENUMS)
+    prefix = generation.shared_prefix([tokenizer.apply_chat_template(c[:-1], add_generation_prompt=True, tokenize=True,
+                                                                     return_dict=True)["input_ids"] for c in conversations])
+    assert prefix > 150 and calls[0] == prefix  # the rubric system prompt, once
+    monkeypatch.setattr(generation, "MIN_SHARED", 10**6)  # no sharing: each row's whole conversation
+    alone = generation.answer_scores(model, tokenizer, conversations, triage.ENUMS)
+    for a, b in zip(shared, alone):
+        assert a.keys() == b.keys() and {"severity_scored", "category_label_loss"} <= a.keys()
+        for key in a:
+            if key.endswith("_scored"):
+                assert a[key] == b[key]
+            else:
+                assert abs(a[key] - b[key]) < 1e-3 * max(1.0, abs(b[key])), key
