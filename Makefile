@@ -43,7 +43,10 @@ lock:
 	  echo "liger-kernel==0.8.5  # the gpu extra, not in a CPU install"; } > $(LOCK)
 	rm -rf $(LOCK_VENV)
 
+# ftlab check first: a bad value in params.yaml (prepare.source.file: null) would otherwise crash dvc itself
+# ("unexpected error") before any stage could name the key.
 repro: $(STAMP)
+	ftlab check
 	dvc repro
 
 test: $(STAMP)

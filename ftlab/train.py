@@ -216,15 +216,32 @@ def last_checkpoint(run_dir: Path) -> Path | None:
     return max(done, key=_step, default=None)
 
 
-def _lock(run_dir: Path):
-    """An exclusive lock on run_dir (released when the process dies, kill -9 included), or exit."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    handle = open(run_dir / LOCK, "w")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        sys.exit(f"error: another process is training with the same params and data ({run_dir} is locked)")
-    return handle
+def _lock(run_dir: Path, wait: bool = True):
+    """An exclusive lock on run_dir (released when the process dies, kill -9 included). Another process training
+    with the same params and data holds it: wait for it (a parallel `dvc queue` worker given the same training
+    params; issue 19: the second exited and its experiment was lost), or with wait=False exit."""
+    said = False
+    while True:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        handle = open(run_dir / LOCK, "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            if not wait:
+                sys.exit(f"error: another process is training with the same params and data ({run_dir} is locked)")
+            if not said:
+                print(f"waiting: another process is training with the same params and data ({run_dir} is locked)",
+                      file=sys.stderr, flush=True)
+                said = True
+            time.sleep(1)
+            continue
+        try:  # the first run's cleanup may have deleted the file we waited on: then lock the new one
+            if os.fstat(handle.fileno()).st_ino == os.stat(run_dir / LOCK).st_ino:
+                return handle
+        except FileNotFoundError:
+            pass
+        handle.close()
 
 
 def _remove_unused_runs(checkpoint_root: Path) -> None:
@@ -301,9 +318,13 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         if checkpoint_root is not None:
             run_dir = Path(checkpoint_root) / run_key(key_params, data_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
-            resume = last_checkpoint(run_dir)
         if main_process and checkpoint_root is not None:
-            lock = _lock(run_dir)
+            # One process waits for a run with the same key to finish; the processes of a multi-process run
+            # choose their resume point together, so they stop instead of waiting apart.
+            lock = _lock(run_dir, wait=int(os.environ.get("WORLD_SIZE", 1)) == 1)
+        if checkpoint_root is not None:
+            resume = last_checkpoint(run_dir)  # after the lock: what a run that just finished left
+        if main_process and checkpoint_root is not None:
             for stale in run_dir.glob("checkpoint-*"):  # half-saved ones, and any after the one resumed
                 if stale != resume:
                     shutil.rmtree(stale, ignore_errors=True)

@@ -104,3 +104,20 @@ def test_every_readme_set_param_applies_and_validates(tmp_path):
                 params.parse(stage, data)
             checked += 1
     assert checked >= 15, commands
+
+
+def test_ftlab_check_names_a_null_source_file_that_would_crash_dvc(tmp_path, capsys):
+    """`prepare.source.file: null` makes DVC itself fail while it interpolates dvc.yaml ("unexpected error"),
+    before any stage runs; `ftlab check`, which `make repro` runs first, names the key."""
+    from ftlab import cli
+
+    data = real()
+    data["prepare"]["source"]["file"] = None
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["check", "--params", str(tmp_path / "params.yaml")])
+    assert stopped.value.code == 2
+    assert "prepare.source.file: Input should be a valid string" in capsys.readouterr().err
+    cli.main(["check", "--params", str(REPO / "params.yaml")])
+    assert "every section is valid" in capsys.readouterr().err
+    assert "ftlab check" in (REPO / "Makefile").read_text().split("\nrepro:")[1].split("\n\n")[0]

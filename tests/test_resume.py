@@ -173,3 +173,37 @@ def test_only_a_complete_checkpoint_is_resumed(tmp_path):
     (tmp_path / "checkpoint-x").mkdir()
     assert train.last_checkpoint(tmp_path) == tmp_path / "checkpoint-6"
     assert train.last_checkpoint(tmp_path / "missing") is None
+
+
+def test_two_runs_with_the_same_params_at_once_both_finish(tmp_path, data_dir, tiny_model_dir, uninterrupted):
+    """Two parallel `dvc queue` workers given the same training params share a run key: the second waits for the
+    first's lock instead of exiting (issue 19: its experiment was lost), then trains, and both adapters are the
+    uninterrupted run's."""
+    section = _section(tiny_model_dir)
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(section))
+    root = tmp_path / "checkpoints"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"}
+
+    def start(name):
+        (tmp_path / name / "models").mkdir(parents=True)
+        return subprocess.Popen([sys.executable, "-c", KILLED_RUN, str(data_dir), str(tmp_path / name / "models" / "lora"),
+                                 str(tmp_path / name / "live"), str(root), str(tmp_path / "params.yaml")], cwd=tmp_path,
+                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+    first = start("a")
+    deadline = time.time() + 240
+    while not list(root.glob("*/checkpoint-*")):  # the first holds the lock and is training
+        assert first.poll() is None, first.stderr.read()[-3000:]
+        assert time.time() < deadline, "the first run saved no checkpoint within 240 s"
+        time.sleep(0.05)
+    second = start("b")
+    _, err_second = second.communicate(timeout=300)
+    _, err_first = first.communicate(timeout=300)
+    assert first.returncode == 0, err_first[-3000:]
+    assert second.returncode == 0, err_second[-3000:]
+    assert "waiting: another process is training with the same params and data" in err_second
+    reference_dir, _ = uninterrupted
+    for name in ("a", "b"):
+        diff = _max_diff(_adapter(tmp_path / name / "models" / "lora"), _adapter(reference_dir / "models" / "lora"))
+        assert diff <= DETERMINISM_TOLERANCE
+    assert list(root.iterdir()) == []  # and the checkpoints are gone after both
