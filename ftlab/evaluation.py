@@ -85,7 +85,8 @@ def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, j
     constrain = triage.enums(values) if task == "triage" and p.constrained else None
     try:
         replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size,
-                                      desc=f"{name} {split.name}", constrain=constrain)
+                                      desc=f"{name} {split.name}", constrain=constrain,
+                                      json_within=p.json_within if task == "triage" else None)
     except generation.PromptTooLong as e:  # e.g. few_shot_k long examples before a long report
         raise EvaluationError(f"{name}: {split.name} row {split.ids[e.index]}: {e.tokens} prompt tokens plus "
                               f"evaluate.max_new_tokens exceed the model's context of {e.context}; lower "

@@ -46,15 +46,18 @@ def score_row(output: str, gold: dict, report: str) -> dict:
     `*_exact` scores alone. A label `gold` lacks (a labels file with only some fields) gives no score."""
     found = triage.parse_lenient(output)
     obj = found or {}
+    # The decision is scored from what the reply wrote, even when it ran out of tokens before its object closed
+    # (it is then neither conformant nor parseable, and has no services or faithfulness to score).
+    labels = obj if found is not None else triage.labels_in(output)
     row = {"format_conformance": float(triage.parse_strict(output) is not None), "parseable": float(found is not None)}
     if "severity" in gold:
-        severity = obj.get("severity") if obj.get("severity") in triage.SEVERITIES else None
+        severity = labels.get("severity") if labels.get("severity") in triage.SEVERITIES else None
         row |= {"severity_gold": gold["severity"], "severity_pred": severity,
                 "severity_accuracy": float(severity in gold.get("severity_ok", [gold["severity"]])),
                 "severity_exact": float(severity == gold["severity"])}
     if "category" in gold:
-        row |= {"category_accuracy": float(obj.get("category") in gold.get("category_ok", [gold["category"]])),
-                "category_exact": float(obj.get("category") == gold["category"])}
+        row |= {"category_accuracy": float(labels.get("category") in gold.get("category_ok", [gold["category"]])),
+                "category_exact": float(labels.get("category") == gold["category"])}
     if "affected_services" in gold:
         row["services_f1"] = services_f1(obj.get("affected_services"), gold["affected_services"])
     row["faithfulness"] = faithfulness(obj, report) if found else 0.0

@@ -245,6 +245,9 @@ class Evaluate(Section):
     # written as one of the spec's values, in every variant.
     constrained: bool = True
     max_new_tokens: int = Field(ge=8, le=4096)
+    # Triage: a reply whose first this many non-space characters hold no `{` is stopped (generation.NoJsonStart);
+    # null decodes every reply to max_new_tokens.
+    json_within: Optional[int] = Field(default=None, ge=1)
     batch_size: int = Field(ge=1, le=1024)
     few_shot_k: int = Field(ge=0, le=32)
     probe_max_new_tokens: int = Field(ge=8, le=1024)

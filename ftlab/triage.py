@@ -52,6 +52,14 @@ def parse_strict(text: str):
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
+_LABEL = {field: re.compile(rf'"{field}"\s*:\s*"([^"\\]*)"') for field in ("severity", "category")}
+
+
+def labels_in(text: str) -> dict:
+    """The label values a reply wrote, read from its `"severity": "..."` / `"category": "..."` pairs (the first
+    of each): for a reply cut off at max_new_tokens before its object closed, which parse_lenient cannot read.
+    The spec's keys come first, so the decision is written long before the summary runs out of tokens."""
+    return {field: m.group(1) for field, pattern in _LABEL.items() if (m := pattern.search(text))}
 
 
 def parse_lenient(text: str):

@@ -52,3 +52,26 @@ def test_answer_scores_run_the_shared_prompt_once_and_score_as_row_by_row(tiny_m
                 assert a[key] == b[key]
             else:
                 assert abs(a[key] - b[key]) < 1e-3 * max(1.0, abs(b[key])), key
+
+
+def test_no_json_start_stops_prose_and_leaves_a_reply_that_opens_an_object(tiny_model_dir):
+    """generate(json_within=N): a reply whose first N non-space characters hold no `{` is done (prose can be no
+    JSON object); a reply that opens one in time, fenced or after a short preface, is not stopped; whitespace
+    does not count."""
+    spec = BaseModelSpec(source="local", path=str(tiny_model_dir))
+    tokenizer = models.load_tokenizer(spec)
+
+    def stopped_after(text, chars=40):
+        ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+        criterion = generation.NoJsonStart(tokenizer, chars)
+        for k in range(1, len(ids) + 1):
+            if criterion(torch.tensor([[0, 0] + ids[:k]]), None)[0]:
+                return tokenizer.decode(ids[:k])
+        return None
+
+    prose = "Severity is by impact: SEV1 core service down for most users, or data lost or exposed."
+    cut = stopped_after(prose)
+    assert cut is not None and len("".join(cut.split())) >= 40 and len(cut) < len(prose)
+    assert stopped_after("Here you go:\n```json\n" + '{"severity": "SEV2", "category": "outage"}' * 3) is None
+    assert stopped_after("\n\n      \n" * 20 + '{"severity": "SEV2"}') is None
+    assert stopped_after(prose, chars=500) is None

@@ -44,6 +44,7 @@ def test_shipped_params_are_valid_for_every_stage():
     ("train_lora", ("sft", "save_total_limit"), -2, "train_lora.sft.save_total_limit: -2 is out of range"),
     ("train_qlora", ("sft", "seed"), -1, "train_qlora.sft.seed: -1 is out of range"),
     ("train_lora", ("label_values",), "digits", "train_lora.label_values: Input should be 'spec' or 'words'"),
+    ("evaluate", ("json_within",), 0, "evaluate.json_within: Input should be greater than or equal to 1"),
 ])
 def test_bad_values_name_the_key(stage, path, value, expected):
     data = real()

@@ -108,3 +108,16 @@ def test_label_values_words_round_trip_and_change_nothing_else():
     # a reply that did not conform still does not: only an allowed word in the exact `"severity": "..."` changes
     for reply in ('{"severity": "Critical"}', 'severity: critical', '{"severity": "critical" '):
         assert triage.to_spec(reply, "words") == reply.replace('"critical"', '"SEV1"')
+
+
+def test_a_reply_cut_off_before_its_object_closes_still_scores_the_labels_it_wrote():
+    """At max_new_tokens a long summary can cut a reply off before its object closes: the decision, written first,
+    is scored; the reply is neither conformant nor parseable and scores no services or faithfulness."""
+    cut = json.dumps({**GOOD, "category": "outage"})[:90]
+    assert triage.parse_lenient(cut) is None
+    assert triage.labels_in(cut) == {"severity": "SEV2", "category": "outage"}
+    row = metrics.score_row(cut, GOOD, REPORT)
+    assert row["severity_accuracy"] == 1.0 and row["category_accuracy"] == 0.0 and row["severity_pred"] == "SEV2"
+    assert row["format_conformance"] == row["parseable"] == row["services_f1"] == row["faithfulness"] == 0.0
+    assert triage.labels_in('{"severity": "SEV') == {}  # a value not yet closed is not a label
+    assert metrics.score_row('{"severity": "SEV', GOOD, REPORT)["severity_pred"] is None
