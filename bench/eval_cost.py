@@ -1,9 +1,11 @@
-"""python bench/eval_cost.py [--rows 32] [--max-new-tokens 112] [--batch-size 32]
+"""python bench/eval_cost.py [--rows 32] [--max-new-tokens N] [--batch-size N] [--compare-scores]
 
 Where evaluate's time goes on this machine: seconds a row for each generating variant's decoding (base
 zero-shot, base few-shot, the 4-bit base) and for the teacher-forced scores (ftlab.generation.answer_scores),
 on the first --rows rows of the test and real splits of data/prepared (run `dvc repro prepare` first), with
-params.yaml's base models and evaluate settings. Prints one line per piece (notes/decision.md section 7).
+params.yaml's base models and evaluate settings (json_within included, as evaluation.run decodes). Prints one
+line per piece (notes/decision.md section 7); --compare-scores also times the teacher-forced scores row by row
+(no shared prefix) and prints the largest difference from the shared-prefix scores.
 """
 import argparse
 import sys
@@ -29,6 +31,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=32)
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: evaluate.max_new_tokens")
     parser.add_argument("--batch-size", type=int, default=None, help="default: evaluate.batch_size")
+    parser.add_argument("--compare-scores", action="store_true", help="also score row by row, without the shared prefix")
     args = parser.parse_args()
     ev = params.load("evaluate")
     new, batch = args.max_new_tokens or ev.max_new_tokens, args.batch_size or ev.batch_size
@@ -48,15 +51,23 @@ def main() -> None:
             for variant, examples in variants.items():
                 prompts = evaluation.prompts(sub, "rubric", examples)
                 replies, seconds = timed(lambda: generation.generate(model, tokenizer, prompts, new, batch, desc=variant,
-                                                                     constrain=triage.ENUMS))
+                                                                     constrain=triage.ENUMS, json_within=ev.json_within))
                 lengths = sorted(len(tokenizer(text)["input_ids"]) for text, _ in replies)
                 json_found = sum(triage.parse_lenient(text) is not None for text, _ in replies)
                 print(f"{variant:12s} {split.name:4s} decode  {seconds / n:.2f} s/row  (reply tokens median "
                       f"{lengths[n // 2]}, max {lengths[-1]}; a JSON object in {json_found}/{n})", flush=True)
                 if any(a is not None for a in sub.answers):
-                    _, seconds = timed(lambda: generation.answer_scores(
-                        model, tokenizer, [[*c, a] for c, a in zip(prompts, sub.answers)], triage.ENUMS))
+                    conversations = [[*c, a] for c, a in zip(prompts, sub.answers)]
+                    shared, seconds = timed(lambda: generation.answer_scores(model, tokenizer, conversations, triage.ENUMS))
                     print(f"{variant:12s} {split.name:4s} scores  {seconds / n:.2f} s/row  (teacher-forced)", flush=True)
+                    if args.compare_scores:
+                        generation.MIN_SHARED, kept = 10**9, generation.MIN_SHARED  # every row alone
+                        alone, seconds = timed(lambda: generation.answer_scores(model, tokenizer, conversations, triage.ENUMS))
+                        generation.MIN_SHARED = kept
+                        diff = max(abs(a[k] - b[k]) for a, b in zip(shared, alone) for k in a if not k.endswith("_scored"))
+                        same = all(a.get(k) == b.get(k) for a, b in zip(shared, alone) for k in a if k.endswith("_scored"))
+                        print(f"{variant:12s} {split.name:4s} scores  {seconds / n:.2f} s/row  row by row; max |diff| "
+                              f"{diff:.4f}, likelihood-scored labels identical: {same}", flush=True)
         del model
 
 

@@ -95,10 +95,12 @@ def predict(args) -> None:
     else:
         spec = args.base or BaseModelSpec(source="embedded", path="smollm2-135m-instruct")
         (model, tokenizer), style, values = models.load_base(spec), "rubric", "spec"  # a base needs the rules spelled out
-        merged = Path(spec.path) / "ftlab_merge.json" if spec.source == "local" else None
+        from ftlab.merge import MERGE_FILE
+
+        merged = Path(spec.path) / MERGE_FILE if spec.source == "local" else None
         if merged is not None and merged.is_file():  # a model `ftlab merge` wrote: asked as its adapter was
             info = json.loads(merged.read_text())
-            style, values = info.get("prompt", "rubric"), info.get("label_values", "spec")
+            style, values = info.get("prompt", style), info.get("label_values", values)
     prompts = [triage.prompt(r["report"], style) for r in reports]
     try:
         replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict",

@@ -97,3 +97,28 @@ def test_merge_of_a_directory_without_an_adapter_stops_with_a_clear_message(tmp_
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no adapter_config.json"):
         cli.main(["merge", "--adapter", str(tmp_path / "empty"), "-o", str(tmp_path / "out")])
+
+
+def test_predict_on_a_merged_model_asks_it_as_its_adapter_was_trained(tmp_path, tiny_model_dir, monkeypatch):
+    """`ftlab predict --base local:<merged>` reads the prompt and label values `ftlab merge` recorded: a model merged
+    from a short-prompt, label_values words adapter is asked with the short prompt, decoded among the words, and its
+    reply comes back with the spec's SEV value."""
+    import shutil
+
+    from ftlab import generation, triage
+
+    merged = tmp_path / "merged"
+    shutil.copytree(tiny_model_dir, merged)
+    (merged / merge.MERGE_FILE).write_text(json.dumps({"prompt": "short", "answer_order": "spec", "label_values": "words"}))
+    asked = {}
+
+    def replies(model, tokenizer, prompts, max_new_tokens, batch_size, desc="", constrain=None):
+        asked.update(system=prompts[0][0]["content"], constrain=constrain)
+        return [('{"severity": "critical", "category": "outage"}', 0.1)] * len(prompts)
+
+    monkeypatch.setattr(generation, "generate", replies)
+    (tmp_path / "r.jsonl").write_text(json.dumps({"id": "r0", "report": "Login is down for every user."}) + "\n")
+    cli.main(["predict", str(tmp_path / "r.jsonl"), "-o", str(tmp_path / "p.jsonl"), "--base", f"local:{merged}"])
+    assert asked["system"] == triage.SYSTEM_PROMPTS["short"]
+    assert asked["constrain"]["severity"] == triage.enums("words")["severity"]
+    assert json.loads((tmp_path / "p.jsonl").read_text())["prediction"]["severity"] == "SEV1"
