@@ -39,6 +39,7 @@ _SMALL = {**_CPU, **_ALL, "prompt": "short", "lora.lora_dropout": 0.0, "label_we
 # params.yaml's CPU shape of 2026-12-03 wherever the case runs (the GPU profile folds on_cuda in otherwise).
 _NOW = {"sft.per_device_train_batch_size": 4, "sft.gradient_accumulation_steps": 1, "sft.learning_rate": 2e-3,
         "max_train_rows": 192, "max_val_rows": 16, "sft.num_train_epochs": 1}
+_W = {**_NOW, "prompt": "short", "values": "words"}  # the CPU shape with severity written as a word
 # Cases are overrides of params.yaml as it is now: since 2026-12-03 its defaults are the chosen recipe, so a case
 # that sets nothing (g-shipped) no longer means the recipe shipped before issue 16; every result in bench/out
 # records the full params it ran with.
@@ -98,6 +99,24 @@ CASES = {
     "c-now-words-96": {**_NOW, "prompt": "short", "values": "words", "max_train_rows": 96},
     "c-now-words-384": {**_NOW, "prompt": "short", "values": "words", "max_train_rows": 384},
     "g-default-words": {"prompt": "short", "values": "words"},
+    # 2026-12-04: how many row passes does severity as a word need? The GPU profile (16 a step, lr 1e-3) at fewer
+    # epochs, and the CPU's step shape (4 a step, lr 2e-3) over more rows than the CPU budget holds
+    "g-ep4-words": {"prompt": "short", "values": "words", "sft.num_train_epochs": 4},
+    "g-ep2-words": {"prompt": "short", "values": "words", "sft.num_train_epochs": 2},
+    "c-words-all1": {**_NOW, "prompt": "short", "values": "words", "max_train_rows": None},
+    "c-words-all2": {**_NOW, "prompt": "short", "values": "words", "max_train_rows": None, "sft.num_train_epochs": 2},
+    # the same row passes in more, smaller steps (a CPU pays per row, not per step)
+    "c-words-bs2-340": {**_W, "sft.per_device_train_batch_size": 2, "max_train_rows": 340},
+    "c-words-bs2-256": {**_W, "sft.per_device_train_batch_size": 2, "max_train_rows": 256},
+    "c-words-bs1-256": {**_W, "sft.per_device_train_batch_size": 1, "max_train_rows": 256, "sft.learning_rate": 1e-3},
+    "c-words-bs1-256-lr2e-3": {**_W, "sft.per_device_train_batch_size": 1, "max_train_rows": 256},
+    "c-words-bs1-384": {**_W, "sft.per_device_train_batch_size": 1, "max_train_rows": 384, "sft.learning_rate": 1e-3},
+    "c-words-384-lr4e-3": {**_W, "max_train_rows": 384, "sft.learning_rate": 4e-3},
+    "c-words-384-w30": {**_W, "max_train_rows": 384, "label_weight": 30.0},
+    "c-words-192x2": {**_W, "sft.num_train_epochs": 2},
+    "c-words-512": {**_W, "max_train_rows": 512},
+    "c-words-512-lr4e-3": {**_W, "max_train_rows": 512, "sft.learning_rate": 4e-3},
+    "c-words-all1-lr4e-3": {**_W, "max_train_rows": None, "sft.learning_rate": 4e-3},
 }
 DATA_KEYS = ("prompt", "order", "values")
 # Every case: no checkpoints and no validation passes (the final eval loss is still computed once).

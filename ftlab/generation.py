@@ -7,6 +7,8 @@ import torch
 from tqdm.auto import tqdm
 from transformers import LogitsProcessor, LogitsProcessorList, StoppingCriteria, StoppingCriteriaList
 
+from ftlab import triage
+
 
 class PromptTooLong(ValueError):
     """A prompt that, with the tokens to generate, does not fit the model's context window."""
@@ -96,6 +98,14 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
     return results
 
 
+def token_strings(tokenizer) -> list[str]:
+    """Every token id's text, decoded once per tokenizer (kept on it): what the decoding hooks below read."""
+    cache = tokenizer.__dict__.setdefault("_ftlab_enum_cache", {})
+    if "strings" not in cache:
+        cache["strings"] = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
+    return cache["strings"]
+
+
 class NoJsonStart(StoppingCriteria):
     """Per row: done once the reply has written `chars` characters that are not whitespace and none of them is a
     `{`. Such a reply is prose: it cannot be one JSON object (format conformance needs nothing before it), and on
@@ -105,10 +115,7 @@ class NoJsonStart(StoppingCriteria):
     max_new_tokens."""
 
     def __init__(self, tokenizer, chars: int):
-        cache = tokenizer.__dict__.setdefault("_ftlab_enum_cache", {})
-        if "strings" not in cache:
-            cache["strings"] = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-        self.strings, self.chars, self.seen = cache["strings"], chars, None
+        self.strings, self.chars, self.seen = token_strings(tokenizer), chars, None
 
     def __call__(self, input_ids, scores, **kwargs):
         if self.seen is None:
@@ -139,11 +146,9 @@ class EnumValues(LogitsProcessor):
 
     def __init__(self, tokenizer, prompt_length: int, fields: dict[str, tuple[str, ...]]):
         self.tokenizer, self.prompt_length, self.fields = tokenizer, prompt_length, fields
-        # Token strings, decoded once per tokenizer; the allowed sets once per (field, text so far).
-        cache = tokenizer.__dict__.setdefault("_ftlab_enum_cache", {})
-        if "strings" not in cache:
-            cache["strings"] = tokenizer.batch_decode([[i] for i in range(len(tokenizer))])
-        self.strings, self.allowed_sets = cache["strings"], cache.setdefault("allowed", {})
+        # The allowed sets are computed once per (field, text so far) and kept with the tokenizer.
+        self.strings = token_strings(tokenizer)
+        self.allowed_sets = tokenizer.__dict__.setdefault("_ftlab_enum_cache", {}).setdefault("allowed", {})
 
     def allowed(self, field: str, partial: str):
         key = (field, tuple(self.fields[field]), partial)
@@ -176,12 +181,7 @@ class EnumValues(LogitsProcessor):
 
 def _value_spans(answer: str, fields) -> dict[str, tuple[int, int]]:
     """Character span of each field's string value in a JSON answer (the first occurrence of the key)."""
-    spans = {}
-    for field in fields:
-        match = re.search(rf'"{field}"\s*:\s*"([^"\\]*)"', answer)
-        if match:
-            spans[field] = match.span(1)
-    return spans
+    return {field: m.span(1) for field in fields if (m := triage.string_value(field).search(answer))}
 
 
 def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dict[str, tuple[str, ...]] | None = None):

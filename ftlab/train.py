@@ -11,6 +11,7 @@ the library versions. A later run with the same key resumes from its last comple
 (weights, optimizer, scheduler, RNG states, data position); any other key starts afresh. A successful
 run deletes its checkpoints and those of every other key of the stage that no run is using.
 """
+import contextlib
 import fcntl
 import hashlib
 import json
@@ -124,6 +125,27 @@ def _weighted_trainer_class():
                     model.forward = previous
 
     return WeightedSFTTrainer
+
+
+@contextlib.contextmanager
+def compact_lm_head():
+    """TRL's fused LM head (trl/trainer/utils.py add_fused_lm_head) projects only the positions that have a label
+    on Triton devices (CUDA, XPU); on every other device it projects every position, prompt and padding included,
+    so that compiled backends (Neuron) see one tile shape. A CPU runs eagerly and gains nothing from that: with
+    completion-only loss it is 2-3x the LM head's work (a 49,152-word vocabulary, a quarter of the 135M's weights).
+    This makes the CPU take the compact path too, for the training and validation passes. The loss is the same;
+    `python bench/cpu_lm_head.py` measures the time (notes/decision.md section 9)."""
+    import trl.trainer.utils as trl_utils
+
+    original = getattr(trl_utils, "_use_triton", None)
+    if original is None:  # TRL renamed it: fail here, not with a silent 2x slowdown
+        raise RuntimeError(f"trl {trl_utils.version('trl')} has no trainer.utils._use_triton, which "
+                           "ftlab.train.compact_lm_head replaces: update compact_lm_head for this TRL")
+    trl_utils._use_triton = lambda device: device.type == "cpu" or original(device)
+    try:
+        yield
+    finally:
+        trl_utils._use_triton = original
 
 
 def sft_config(p: params.Train, output_dir: str):
@@ -318,17 +340,16 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         if checkpoint_root is not None:
             run_dir = Path(checkpoint_root) / run_key(key_params, data_dir)
             run_dir.mkdir(parents=True, exist_ok=True)
-        if main_process and checkpoint_root is not None:
-            # One process waits for a run with the same key to finish; the processes of a multi-process run
-            # choose their resume point together, so they stop instead of waiting apart.
-            lock = _lock(run_dir, wait=int(os.environ.get("WORLD_SIZE", 1)) == 1)
-        if checkpoint_root is not None:
+            if main_process:
+                # One process waits for a run with the same key to finish; the processes of a multi-process run
+                # choose their resume point together, so they stop instead of waiting apart.
+                lock = _lock(run_dir, wait=int(os.environ.get("WORLD_SIZE", 1)) == 1)
             resume = last_checkpoint(run_dir)  # after the lock: what a run that just finished left
-        if main_process and checkpoint_root is not None:
-            for stale in run_dir.glob("checkpoint-*"):  # half-saved ones, and any after the one resumed
-                if stale != resume:
-                    shutil.rmtree(stale, ignore_errors=True)
-            if resume is not None:
+            if main_process:
+                for stale in run_dir.glob("checkpoint-*"):  # half-saved ones, and any after the one resumed
+                    if stale != resume:
+                        shutil.rmtree(stale, ignore_errors=True)
+            if main_process and resume is not None:
                 print(f"resuming from {resume} (step {_step(resume)})", file=sys.stderr)
                 if live_dir is not None:  # the curves up to the checkpoint (DVC deletes the out before a run)
                     shutil.rmtree(live_dir, ignore_errors=True)
@@ -381,7 +402,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         # Under bf16/fp16 autocast, PEFT's cast of every LoRA input to the adapter's float32 (which autocast
         # casts back for the matmul) is copies that change no value (but for a CPU's bf16 dropout, which
         # rounds its 1/(1-p) scale to bf16): +4% on the 0.5B at 16 rows, +13% with Liger at 256 (bench/RESULTS.md).
-        with disable_input_dtype_casting(trainer.model, active=args.bf16 or args.fp16):
+        with disable_input_dtype_casting(trainer.model, active=args.bf16 or args.fp16), compact_lm_head():
             started = time.perf_counter()
             result = trainer.train(resume_from_checkpoint=str(resume) if resume is not None else None)
             seconds = time.perf_counter() - started

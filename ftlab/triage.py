@@ -52,7 +52,12 @@ def parse_strict(text: str):
 
 
 _FENCE = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-_LABEL = {field: re.compile(rf'"{field}"\s*:\s*"([^"\\]*)"') for field in ("severity", "category")}
+def string_value(field: str) -> re.Pattern:
+    """`"<field>": "<value>"` in JSON text, the value (no escapes) as group 1: for replies that do not parse."""
+    return re.compile(rf'"{re.escape(field)}"\s*:\s*"([^"\\]*)"')
+
+
+_LABEL = {field: string_value(field) for field in ("severity", "category")}
 
 
 def labels_in(text: str) -> dict:

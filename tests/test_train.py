@@ -227,3 +227,41 @@ def test_label_values_words_trains_on_words_and_its_replies_come_back_as_the_spe
     assert asked["constrain"]["severity"] == ("critical", "major", "minor", "harmless")
     pred = json.loads((tmp_path / "preds.jsonl").read_text())
     assert pred["output"] == row["messages"][2]["content"] and pred["format_conformance"]
+
+
+def test_compact_lm_head_projects_only_the_labelled_positions_on_a_cpu_with_the_same_loss(tmp_path, data_dir,
+                                                                                         tiny_model_dir, monkeypatch):
+    """Off Triton devices TRL's fused LM head projects every position (prompt and padding too); compact_lm_head
+    makes a CPU project only those with a label, as CUDA does: the same loss and gradients, fewer rows through
+    the head. Training runs with it on (the spy sees the compact path chosen inside train.train)."""
+    import contextlib
+
+    import trl.trainer.utils as trl_utils
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    trl_utils.add_fused_lm_head(model, outputs=("log_probs",))
+    torch.manual_seed(0)
+    ids = torch.randint(0, model.config.vocab_size, (2, 12))
+    labels = ids.clone()
+    labels[:, :7] = -100   # the prompt
+    labels[1, 10:] = -100  # padding
+    projected, real = [], trl_utils._ChunkedLogProbFunction.apply
+    monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply", staticmethod(
+        lambda hidden, *a: projected.append((hidden.shape[0], trl_utils._use_triton(hidden.device))) or real(hidden, *a)))
+    results = []
+    for compact in (contextlib.nullcontext, train.compact_lm_head):
+        model.zero_grad()
+        with compact():
+            out = model(input_ids=ids, labels=labels, fused_lm_head=True)
+        out.loss.backward()
+        results.append((out.loss.item(), [p.grad.clone() for p in model.parameters() if p.grad is not None]))
+    assert projected == [(2 * 11, False), (int((labels[:, 1:] != -100).sum()), True)]  # 22 rows, then 9
+    assert not trl_utils._use_triton(torch.device("cpu"))  # put back
+    assert results[0][0] == pytest.approx(results[1][0], abs=1e-6)
+    for full, compact in zip(results[0][1], results[1][1]):
+        assert torch.allclose(full, compact, atol=1e-6)
+
+    projected.clear()
+    train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
+    assert projected and all(compact for _, compact in projected)
