@@ -12,6 +12,8 @@ evaluate.constrained (ftlab.generation.EnumValues), and scored per row (ftlab.me
 reference answer also get its teacher-forced loss and each label's token loss (ftlab.generation.answer_scores).
 """
 import json
+import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +85,7 @@ def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, j
     values the model was trained to write (triage.LABEL_VALUES); its replies are put back to the spec's before
     they are scored or saved."""
     constrain = triage.enums(values) if task == "triage" and p.constrained else None
+    started = time.perf_counter()
     try:
         replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size,
                                       desc=f"{name} {split.name}", constrain=constrain,
@@ -95,13 +98,19 @@ def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, j
         replies = [(triage.to_spec(text, values), seconds) for text, seconds in replies]
     rows = [{"id": i, **(metrics.score_row(text, gold, report) if gold else {}), "latency_s": round(seconds, 3),
              "output": text} for i, gold, report, (text, seconds) in zip(split.ids, split.golds, split.reports, replies)]
+    decoded = time.perf_counter()
     if any(a is not None for a in split.answers):  # teacher-forced: the reference answer's loss, each label's
         answers = [{**a, "content": triage.from_spec(a["content"], values)} if task == "triage" else a
                    for a in split.answers]  # as the model was trained to write it
+        # The label losses only: the likelihood-scored labels agreed with constrained decoding to a row in every
+        # case of notes/decision.md, and cost two more forward passes a row.
         scores = generation.answer_scores(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, answers)],
-                                          triage.enums(values) if task == "triage" else None)
+                                          triage.enums(values) if task == "triage" else None, score_values=False)
         for row, s in zip(rows, scores):
-            row.update({k: v for k, v in s.items() if not k.endswith("_scored")})
+            row.update(s)
+    # Where an evaluation stage's time goes, in its log (notes/decision.md section 7 reads these lines).
+    print(f"{name} {split.name}: {len(rows)} rows decoded in {decoded - started:.1f} s, teacher-forced scores in "
+          f"{time.perf_counter() - decoded:.1f} s", file=sys.stderr, flush=True)
     used = {}
     if task == "triage":  # faithfulness from the judge in params (offline: the same deterministic score)
         try:

@@ -184,14 +184,16 @@ def _value_spans(answer: str, fields) -> dict[str, tuple[int, int]]:
     return {field: m.span(1) for field in fields if (m := triage.string_value(field).search(answer))}
 
 
-def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dict[str, tuple[str, ...]] | None = None):
+def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dict[str, tuple[str, ...]] | None = None,
+                  score_values: bool = True):
     """Teacher-forced scores of each conversation's last message (the reference answer) given the messages
     before it, one forward pass each:
       answer_loss         the mean next-token loss of the answer (the test loss of a fine-tune; any data set);
       <field>_label_loss  for each of `fields` the answer has as a string (severity, category), the summed
                           loss of its value's tokens, which are 2-4 of the answer's ~70 and are drowned in its mean;
       <field>_scored      the allowed value the model finds most likely in that place (each value's summed
-                          log-probability after the same answer prefix): the label by likelihood scoring.
+                          log-probability after the same answer prefix): the label by likelihood scoring; only
+                          with score_values (two more forward passes and cache copies a row).
     """
     import copy
 
@@ -217,10 +219,10 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
         for messages, prompt_text, full_text, prompt, ids, offsets in rows:
             n = len(prompt)
             if prefix_cache is None:
-                result = model(input_ids=torch.tensor([ids], device=device), use_cache=bool(fields),
+                result = model(input_ids=torch.tensor([ids], device=device), use_cache=bool(fields) and score_values,
                                logits_to_keep=len(ids) - n + 1)
-            else:
-                result = model(input_ids=torch.tensor([ids[shared:]], device=device), cache=copy.deepcopy(prefix_cache),
+            else:  # the row extends the shared prefix's cache in place; it is cut back to the prefix below
+                result = model(input_ids=torch.tensor([ids[shared:]], device=device), cache=prefix_cache,
                                use_cache=True, logits_to_keep=len(ids) - n + 1)
             # logits_to_keep keeps the positions from n-1 on: position n-1 predicts the answer's first token.
             logprobs = torch.log_softmax(result.logits[0].float(), dim=-1)
@@ -234,8 +236,11 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
                     continue  # the value's first token also holds its quote: no clean place to score from
                 last = max(i for i, (s, e) in enumerate(offsets) if s < b)
                 row[f"{field}_label_loss"] = round(token_loss[first - n:last + 1 - n].sum().item(), 4)
-                row[f"{field}_scored"] = _most_likely(model, tokenizer, result.cache, ids[:first],
-                                                      logprobs[first - n], full_text[:a], fields[field], copy)
+                if score_values:
+                    row[f"{field}_scored"] = _most_likely(model, tokenizer, result.cache, ids[:first],
+                                                          logprobs[first - n], full_text[:a], fields[field], copy)
+            if prefix_cache is not None and prefix_cache.get_seq_length() > shared:
+                prefix_cache.crop(shared - prefix_cache.get_seq_length())  # a negative crop removes that many tokens
             out.append(row)
     return out
 

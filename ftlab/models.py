@@ -28,6 +28,15 @@ class ModelSourceError(Exception):
     """A base model or adapter that cannot be found or loaded; the message says what to do."""
 
 
+def device_name() -> str:
+    """The device a stage runs on, for its metrics: `cpu (N threads)` or `cuda: <GPU name> x<processes>`, so that a
+    CPU's and a GPU's results cannot be mistaken for each other in `dvc metrics diff` (on_cuda changes the recipe,
+    and the two round floats differently)."""
+    if torch.cuda.is_available():
+        return f"cuda: {torch.cuda.get_device_name()} x{int(os.environ.get('WORLD_SIZE', 1))}"
+    return f"cpu ({torch.get_num_threads()} threads)"
+
+
 def claim_gpus(count: int = 1) -> None:
     """Show this process `count` GPUs, before CUDA starts, taking GPUs that no other ftlab process holds (an flock
     per GPU, kept until the process ends), so that concurrent runs, such as `dvc queue start -j N` workers, spread
@@ -48,7 +57,7 @@ def claim_gpus(count: int = 1) -> None:
             listing = ""
         visible = ",".join(str(i) for i in range(sum(line.startswith("GPU ") for line in listing.splitlines())))
     gpus = [g.strip() for g in visible.split(",") if g.strip()]
-    if len(gpus) < 2 or count > len(gpus):  # nothing to choose; or more processes than GPUs, for accelerate to refuse
+    if len(gpus) < 2 or count > len(gpus):  # nothing to choose; or more processes than GPUs, which train.main refuses
         return
     locks = Path(tempfile.gettempdir()) / "ftlab-gpu-locks"
     locks.mkdir(exist_ok=True)
@@ -158,7 +167,9 @@ def _loading(spec: BaseModelSpec, what: str, fn):
     except (OSError, ValueError) as e:
         hint = ("check the hub id and revision, or pre-download it and set HF_HUB_OFFLINE=1"
                 if spec.source == "hub" else "check the path")
-        raise ModelSourceError(f"base_model {spec.source}:{spec.path}: cannot load the {what} ({e.__class__.__name__}); {hint}") from None
+        reason = " ".join(str(e).split())[:300]  # the library's own reason (a bad quant_type, attention name, path)
+        raise ModelSourceError(f"base_model {spec.source}:{spec.path}: cannot load the {what} ({e.__class__.__name__}: "
+                               f"{reason}); {hint}") from None
 
 
 def load_tokenizer(spec: BaseModelSpec):

@@ -11,6 +11,7 @@ import difflib
 import enum
 import inspect
 import math
+import re
 import sys
 import types
 import typing
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 PARAMS_FILE = Path("params.yaml")
 
@@ -41,8 +42,9 @@ class BaseModelSpec(Section):
 
     @model_validator(mode="after")
     def _hub_needs_revision(self):
-        if self.source == "hub" and not self.revision:
-            raise ValueError("source: hub needs `revision` pinned to a commit, for reproducibility")
+        if self.source == "hub" and not (self.revision and re.fullmatch(r"[0-9a-f]{40}", self.revision)):
+            raise ValueError(f"source: hub needs `revision` pinned to a commit (40 hex digits), not {self.revision!r}: "
+                             "a branch or tag can move under the run, for reproducibility")
         return self
 
 
@@ -131,6 +133,19 @@ class FromPretrained(Section):
 
     attn_implementation: Optional[str] = Field(default=None, min_length=1)  # sdpa | eager | flex_attention | ...
 
+    @field_validator("attn_implementation")
+    @classmethod
+    def _known_attention(cls, value):
+        if value is not None:
+            from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS
+
+            known = ["eager", *ALL_ATTENTION_FUNCTIONS.valid_keys()]
+            if value not in known and not value.startswith("kernels-community/"):  # hub kernels: checked when loaded
+                close = difflib.get_close_matches(value, known, n=1)
+                raise ValueError(f"{value!r} is not an attention implementation of transformers"
+                                 f"{f' (did you mean {close[0]!r}?)' if close else ''}; one of {', '.join(known)}")
+        return value
+
 
 class OnCuda(Section):
     """Overrides merged key by key over `model`, `sft` and `bnb` when CUDA is available, so one
@@ -218,6 +233,11 @@ def launch_argv(where: str, launch: dict) -> list[str]:
     parsed = parser.parse_args([*argv, "stage.py"])
     if parsed.num_processes is not None and parsed.num_processes < 1:
         raise ParamsError(f"{where}.num_processes: {parsed.num_processes} is out of range [1, inf]")
+    if (parsed.num_processes or 1) > 1 and not any(launch.get(k) for k in ("multi_gpu", "use_fsdp", "use_deepspeed")):
+        # accelerate turns DDP on by itself only with several GPUs visible; otherwise it runs one plain process,
+        # which would see num_processes > 1 and launch the stage again
+        raise ParamsError(f"{where}: num_processes {parsed.num_processes} needs multi_gpu: true (DDP, also on a CPU "
+                          "with gloo) or use_fsdp: true")
     if (parsed.num_processes or 1) == 1 and set(launch) - {"num_processes"}:
         raise ParamsError(f"{where}: {', '.join(sorted(set(launch) - {'num_processes'}))} would be ignored: the stage "
                           "runs one plain process unless num_processes is 2 or more")
@@ -247,7 +267,7 @@ class Evaluate(Section):
     max_new_tokens: int = Field(ge=8, le=4096)
     # Triage: a reply whose first this many non-space characters hold no `{` is stopped (generation.NoJsonStart);
     # null decodes every reply to max_new_tokens.
-    json_within: Optional[int] = Field(default=None, ge=1)
+    json_within: Optional[int] = Field(default=None, ge=8)  # "```json {" is 7 characters before its brace
     batch_size: int = Field(ge=1, le=1024)
     few_shot_k: int = Field(ge=0, le=32)
     probe_max_new_tokens: int = Field(ge=8, le=1024)
@@ -290,6 +310,15 @@ _RANGES = {
     "max_grad_norm": (0, None),
     "dataloader_num_workers": (0, None),
     "seed": (0, 2**32 - 1),
+    "adam_epsilon": (0, None),
+}
+# Ranges with an open upper end: torch's Adam refuses beta 1 only when it builds the optimizer, after the model loads.
+_BELOW = {"adam_beta1": (0, 1), "adam_beta2": (0, 1)}
+# SFTConfig keywords that ftlab refuses, with what to write instead.
+_REFUSED = {
+    "gradient_checkpointing": "a deprecated alias that transformers ignores when activation_checkpointing is set "
+                              "(params.yaml sets it): write activation_checkpointing",
+    "gradient_checkpointing_kwargs": "write activation_checkpointing_kwargs",
 }
 
 
@@ -320,6 +349,13 @@ def _accepts(annotation, value) -> bool:
     if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
         return value in {m.value for m in annotation} or value in annotation.__members__
     return True
+
+
+def _enums(annotation) -> list[type]:
+    """The Enum classes inside an annotation such as `Union[SchedulerType, str]` or `Optional[list[FSDPOption]]`."""
+    if isinstance(annotation, type) and issubclass(annotation, enum.Enum):
+        return [annotation]
+    return [e for a in typing.get_args(annotation) for e in _enums(a)]
 
 
 def _library_fields(cls) -> dict[str, Any]:
@@ -353,14 +389,27 @@ def check_library_section(where: str, section: dict, cls, reserved=()) -> None:
                 f"{where}.{key}: expected a number, got the string {value!r} "
                 "(YAML reads 2e-4 as a string: write 2.0e-4)"
             )
+        if key in _REFUSED and cls.__name__ in ("SFTConfig", "TrainingArguments"):
+            raise ParamsError(f"{where}.{key}: {_REFUSED[key]}")
         if not _accepts(fields[key], value):
             raise ParamsError(f"{where}.{key}: {value!r} does not fit the type {fields[key]}")
+        # `Union[SchedulerType, str]` takes any string by its annotation, and the library refuses a typo only when
+        # the stage builds it: check the string (each of its space-separated options) against the enum's values.
+        if isinstance(value, str) and (enums := _enums(fields[key])):
+            allowed = [m.value for e in enums for m in e if isinstance(m.value, str)]
+            wrong = [v for v in value.split() if v not in allowed and not any(v in e.__members__ for e in enums)]
+            if allowed and wrong:
+                close = difflib.get_close_matches(wrong[0], allowed, n=1)
+                raise ParamsError(f"{where}.{key}: {wrong[0]!r} is not one of {', '.join(allowed)}"
+                                  f"{f' (did you mean {close[0]!r}?)' if close else ''}")
         if isinstance(value, float) and not math.isfinite(value):  # NaN compares False with every bound
             raise ParamsError(f"{where}.{key}: {value!r} is not a finite number")
         low, high = _RANGES.get(key, (None, None))
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             if low is not None and value < low or high is not None and value > high:
                 raise ParamsError(f"{where}.{key}: {value!r} is out of range [{low}, {high or 'inf'}]")
+            if key in _BELOW and not _BELOW[key][0] <= value < _BELOW[key][1]:
+                raise ParamsError(f"{where}.{key}: {value!r} is out of range [{_BELOW[key][0]}, {_BELOW[key][1]})")
 
 
 def _format_pydantic(stage: str, err: ValidationError) -> str:
@@ -432,6 +481,7 @@ def parse(stage: str, data: dict):
                 if section.bnb is None:
                     raise ParamsError(f"{stage}.on_cuda.bnb: there is no `bnb:` section to override (LoRA); remove it")
                 check_library_section(f"{stage}.on_cuda.bnb", section.on_cuda.bnb, BitsAndBytesConfig)
+        _check_built(stage, section)
         if section.launch is not None:
             launch_argv(f"{stage}.launch", section.launch)
             optim = str(section.for_device(True).sft.get("optim", ""))
@@ -440,6 +490,47 @@ def parse(stage: str, data: dict):
                 raise ParamsError(f"{stage}.sft.optim: {optim} cannot update FSDP's sharded parameters (a bitsandbytes optimizer "
                                   "refuses DTensors); with launch.use_fsdp write optim: adamw_torch")
     return section
+
+
+def _check_built(stage: str, section: "Train") -> None:
+    """What the libraries check only when the stage builds their configs (after the data and often the model
+    have loaded), and what they accept but do not do: checked here for the CPU's and the CUDA's view."""
+    from peft import LoraConfig
+    from transformers import BitsAndBytesConfig
+
+    try:
+        LoraConfig(**section.lora)
+    except (ValueError, TypeError) as e:
+        raise ParamsError(f"{stage}.lora: {e}") from None
+    for cuda in (False, True):
+        p = section.for_device(cuda)
+        where = f"{stage}{'.on_cuda' if cuda and section.on_cuda is not None else ''}"
+        if p.bnb is not None:
+            if [bool(p.bnb.get("load_in_4bit")), bool(p.bnb.get("load_in_8bit"))].count(True) != 1:
+                raise ParamsError(f"{where}.bnb: set load_in_4bit: true (QLoRA); an empty or all-false bnb section "
+                                  "would not quantize as it says (or quantize when it says not to)")
+            for key in ("bnb_4bit_compute_dtype", "bnb_4bit_quant_storage"):
+                value = p.bnb.get(key)
+                if isinstance(value, str) and value not in ("float32", "bfloat16", "float16", "uint8"):
+                    raise ParamsError(f"{where}.bnb.{key}: {value!r} is not a torch dtype name; write bfloat16, "
+                                      "float16 or float32")
+            if p.bnb.get("bnb_4bit_quant_type", "nf4") not in ("nf4", "fp4"):
+                raise ParamsError(f"{where}.bnb.bnb_4bit_quant_type: {p.bnb['bnb_4bit_quant_type']!r} must be nf4 or fp4")
+            try:
+                BitsAndBytesConfig(**p.bnb)
+            except (ValueError, TypeError, AttributeError) as e:
+                raise ParamsError(f"{where}.bnb: {e}") from None
+        if p.sft.get("fp16") and p.sft.get("bf16"):
+            raise ParamsError(f"{where}.sft: fp16 and bf16 are both true; keep one")
+        report_to = p.sft.get("report_to")
+        targets = [report_to] if isinstance(report_to, str) else report_to or []
+        if "dvclive" in targets or "all" in targets:
+            raise ParamsError(f"{where}.sft.report_to: the stage logs to dvclive/{stage} itself; a second dvclive logger "
+                              f"{'(all includes it) ' if 'all' in targets else ''}would rewrite dvc.yaml: "
+                              "name the others, e.g. [wandb, tensorboard]")
+    if stage == "train_lora" and "max_length" in section.sft and section.sft["max_length"] is None:
+        raise ParamsError(f"{stage}.sft.max_length: null is not supported here: prepare refuses rows longer than it; "
+                          "give a number of tokens")
 
 
 def load(stage: str, path: Path = PARAMS_FILE):

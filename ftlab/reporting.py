@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from ftlab import metrics, triage
+from ftlab import metrics, stats, triage
 
 LABEL = {"majority": "Majority class", "classic": "Classic (TF-IDF + LR)", "base": "Zero-shot base",
          metrics.FEW_SHOT: "Few-shot base", "qlora_base": "4-bit base (zero-shot)", "lora": "LoRA", "qlora": "QLoRA"}
@@ -91,6 +91,46 @@ def against_baselines(evals: dict, deltas: dict, split: str) -> list[str]:
                        f"({' and '.join(NAMED[k] for k in metrics.BASELINES if k in worse_any)}): use that instead of this "
                        "fine-tune for the label decision.")
     return out
+
+
+# The 0/1 metrics of the exact tests, and each comparison a fine-tune gets in the decision: the key in
+# metrics/delta.json -> what the fine-tune is compared with.
+EXACT_TESTED = ("format_conformance", *metrics.LABEL_METRICS)
+AGAINST = {"{ft}": "its own base", "{ft}_vs_classic": "the classic baseline", "{ft}_vs_fewshot": "few-shot prompting"}
+
+
+def exact_tests(deltas: dict, split: str, rows: int) -> tuple[list[str], list[str]]:
+    """McNemar's exact test for every (fine-tune, comparison, 0/1 metric) of one split, Holm-adjusted across all of
+    them (one family per split), with the smallest difference the test detects at 80% power given the observed
+    share of rows that disagree. Returns the table and one sentence per difference the test cannot tell."""
+    tests = []
+    for ft in metrics.PAIRS:
+        for key, against in AGAINST.items():
+            d = deltas[split].get(key.format(ft=ft), {})
+            for m in EXACT_TESTED:
+                if f"{m}_wrong_to_right" in d:
+                    b, c = d[f"{m}_wrong_to_right"], d[f"{m}_right_to_wrong"]
+                    tests.append((ft, against, m, d[m], b, c, stats.mcnemar_exact(b, c)))
+    if not tests:
+        return [], []
+    adjusted = stats.holm([t[-1] for t in tests])
+    table, notes = [], []
+    for (ft, against, m, delta, b, c, p), holm_p in zip(tests, adjusted):
+        mde = stats.minimum_detectable(rows, max((b + c) / rows, abs(delta)))
+        if holm_p < stats.ALPHA:
+            reading = "better" if delta > 0 else "worse"
+        elif mde is None or abs(delta) < mde:
+            reading = "cannot tell"
+            notes.append(f"{LABEL[ft]} against {against} on {m.replace('_', ' ')}: {delta:+.3f} is below what {rows} rows "
+                         f"can detect ({'no difference is detectable' if mde is None else f'{mde:.3f} at 80% power'}), "
+                         "so the test cannot tell, which is not the same as no change.")
+        else:
+            reading = "not significant after Holm"
+        table.append([f"{LABEL[ft]} vs {against}", m, f"{delta:+.3f}", f"{b} / {c}", f"{p:.3g}", f"{holm_p:.3g}",
+                      "–" if mde is None else f"{mde:.3f}", reading])
+    heads = ["Comparison", "Metric", "Delta", "Wrong→right / right→wrong", "McNemar exact p", "Holm p",
+             "Detectable at 80% power", "Reading"]
+    return [tabulate(table, headers=heads, tablefmt="github", disable_numparse=True), ""], notes
 
 
 def power_note(rows: int) -> str:

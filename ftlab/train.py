@@ -148,6 +148,51 @@ def compact_lm_head():
         trl_utils._use_triton = original
 
 
+def check_run(p: params.Train, train_set, val_set, data_dir: Path) -> None:
+    """What params validation cannot see, because it needs the data or the machine: checked before the model loads,
+    each naming the key to change (a library would fail later with a traceback, or train something else)."""
+    import importlib.util
+    import math
+
+    sft = p.sft
+    if val_set is None and str(sft.get("eval_strategy", "no")) != "no":
+        sys.exit(f"error: sft.eval_strategy: {sft['eval_strategy']} needs validation rows, but {data_dir / 'val.jsonl'} "
+                 "has none; set eval_strategy: no, or a prepare.val_fraction above 0")
+    world = int(os.environ.get("WORLD_SIZE", 1))
+    per_step = sft.get("per_device_train_batch_size", 8) * sft.get("gradient_accumulation_steps", 1) * world
+    steps = sft.get("max_steps", -1)
+    steps = steps if steps > 0 else math.ceil(len(train_set) / per_step) * sft.get("num_train_epochs", 3)
+    warmup = sft.get("warmup_steps", 0)
+    if warmup >= 1 and warmup >= steps:
+        sys.exit(f"error: sft.warmup_steps: {warmup} steps of warmup in a run of {math.ceil(steps)} steps: the learning "
+                 "rate would never reach its peak; write fewer, or a ratio below 1 (0.03 is 3%)")
+    if sft.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
+        sys.exit("error: sft.use_liger_kernel: true, but liger-kernel is not installed: pip install -e '.[gpu]', "
+                 "or set it false")
+    attention = p.model.attn_implementation or ""
+    if attention.startswith("flash_attention") and importlib.util.find_spec("flash_attn") is None:
+        sys.exit(f"error: model.attn_implementation: {attention} needs the flash-attn package; install it or use sdpa")
+
+
+def check_targets(model, lora: dict) -> None:
+    """Every name in `lora.target_modules` must match a module of the model: PEFT skips a misspelt name in a list
+    silently as long as another one matches, and fails only after the Trainer starts when none does."""
+    import re
+
+    targets = lora.get("target_modules")
+    names = [n for n, _ in model.named_modules()]
+    if targets is None or targets == "all-linear":
+        return
+    if isinstance(targets, str):  # PEFT: a regular expression over the full module names
+        missing = [] if any(re.fullmatch(targets, n) for n in names) else [targets]
+    else:
+        missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        linear = sorted({n.rsplit(".", 1)[-1] for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)})
+        sys.exit(f"error: lora.target_modules: {', '.join(map(repr, missing))} match no module of the base model; "
+                 f"its linear layers are {', '.join(linear)} (or write all-linear)")
+
+
 def sft_config(p: params.Train, output_dir: str):
     from trl import SFTConfig
 
@@ -157,10 +202,11 @@ def sft_config(p: params.Train, output_dir: str):
         # Paged optimizers page optimizer state through CUDA unified memory; there is none on a CPU.
         print(f"note: no CUDA, so sft.optim {sft['optim']} -> adamw_torch", file=sys.stderr)
         sft["optim"] = "adamw_torch"
-    sft.setdefault("bf16", cuda)
+    # bf16 autocast on a GPU that has it, unless fp16 is asked for (both at once is an error in transformers)
+    sft.setdefault("bf16", cuda and not sft.get("fp16") and torch.cuda.is_bf16_supported())
     report_to = sft.get("report_to")
     targets = [report_to] if isinstance(report_to, str) else report_to or []
-    if ("wandb" in targets or "all" in targets) and not os.environ.get("WANDB_API_KEY"):  # "all" includes wandb
+    if "wandb" in targets and not os.environ.get("WANDB_API_KEY"):
         # No key: log to ./wandb/offline-run-* (git-ignored) instead of asking for a login; `wandb sync` uploads it later
         os.environ.setdefault("WANDB_MODE", "offline")
     return SFTConfig(output_dir=output_dir, use_cpu=not cuda, **sft)
@@ -324,6 +370,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     val_set = _dataset(data_dir / "val.jsonl", p.max_val_rows, values)
     if train_set is None:
         sys.exit(f"error: {data_dir / 'train.jsonl'} has no rows; run the prepare stage with more data")
+    check_run(p, train_set, val_set, data_dir)
 
     # Trainer scratch and the staged adapter live next to the target and go away whatever happens
     # (after a kill -9, at the next run: a killed run's scratch directory is empty).
@@ -360,6 +407,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         tokenizer = models.load_tokenizer(p.base_model)
         quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
         model = models.load_model(p.base_model, quantization_config=quantization, **p.model.model_dump())
+        check_targets(model, p.lora)
         if quantization is not None:
             if p.kbit_upcast:
                 model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.activation_checkpointing)
@@ -453,6 +501,8 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
             train_loss, last = train_loss + log["loss"] * (log["step"] - last), log["step"]
     train_loss /= max(trainer.state.global_step, 1)
     metrics = {
+        "device": models.device_name(),
+        "on_cuda": torch.cuda.is_available() and key_params.on_cuda is not None,  # on_cuda's settings merged in
         "train_loss": round(train_loss, 4),
         "eval_loss": round(eval_loss, 4) if eval_loss is not None else None,
         "train_rows": len(train_set),
@@ -493,9 +543,13 @@ def main(stage: str) -> None:
     if p.num_processes > 1 and "LOCAL_RANK" not in os.environ:
         # The same stage, re-run under `accelerate launch` (DDP or FSDP, as `launch:` says) on the GPUs claimed
         # above. exec, so that DVC's process is the launcher, which stops every worker when it is stopped.
+        if os.environ.get("FTLAB_LAUNCHED"):  # accelerate ran one plain process: it would launch itself again
+            sys.exit(f"error: {stage}.launch.num_processes: {p.num_processes}, but `accelerate launch` started a single "
+                     "process (no LOCAL_RANK); set multi_gpu: true or use_fsdp: true, on a machine with that many GPUs")
         argv = [sys.executable, "-m", "accelerate.commands.launch", *params.launch_argv(f"{stage}.launch", p.launch),
                 sys.argv[0], *sys.argv[1:]]
         print("launching:", " ".join(argv[1:]), file=sys.stderr, flush=True)
+        os.environ["FTLAB_LAUNCHED"] = "1"
         os.execv(sys.executable, argv)
     out_dir = Path("models") / stage.removeprefix("train_")
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -66,7 +66,10 @@ def main() -> None:
                        | {"general_perplexity": round(probe_summary[ft]["general_perplexity"]
                                                       - probe_summary[base]["general_perplexity"], 3)}
                        for ft, (base, _) in metrics.PAIRS.items()}
-    write_json(Path("metrics/eval.json"), {**summary, "probe": probe_summary, "transfer_gap": evaluation.transfer_gap(summary)})
+    device = {"evaluate_base": read_json(BASE / "device.json")["device"] if (BASE / "device.json").is_file() else None,
+              "evaluate": models.device_name()}
+    write_json(Path("metrics/eval.json"), {**summary, "probe": probe_summary, "transfer_gap": evaluation.transfer_gap(summary),
+                                           "device": device})
     write_json(Path("metrics/delta.json"), deltas)
     print(json.dumps({s: {n: {m: d.get(m) for m in metrics.LABEL_METRICS} for n, d in v.items()} for s, v in deltas.items()
                       if s != "probe"}, indent=2))

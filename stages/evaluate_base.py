@@ -29,6 +29,9 @@ def main() -> None:
     splits = evaluation.load_splits(DATA, p.max_rows, task)
     train_rows = read_jsonl(DATA / "train.jsonl")
     # The first k training rows: prepare deals the split round-robin over the labels, so they are k different cells.
+    if len(train_rows) < p.few_shot_k:
+        raise stage.StageError(f"evaluate.few_shot_k: {p.few_shot_k} examples, but {DATA / 'train.jsonl'} has "
+                               f"{len(train_rows)} rows; lower few_shot_k")
     shots = train_rows[: p.few_shot_k]
     probes, general_text = probe.load(), probe.GENERAL_TEXT.read_text()
     used, probed = {}, {}
@@ -52,6 +55,7 @@ def main() -> None:
                     evaluation.save(out, split.name, kind, rows)
         write_json(out / "probe.json", probed)
         write_json(out / "judge.json", used)
+        write_json(out / "device.json", {"device": models.device_name()})
     print(json.dumps(probed, indent=2))
 
 

@@ -32,6 +32,12 @@ def decision(evals: dict, deltas: dict, k: int) -> list[str]:
                 lines.append(f"- {R.LABEL[ft]} against few-shot prompting: better on {', '.join(better) or 'no metric'}; worse on "
                              f"{', '.join(worse) or 'no metric'}; the test cannot tell them apart on {', '.join(same) or 'no metric'}.")
         lines += [f"- {R.power_note(rows)}", ""]
+        table, cannot_tell = R.exact_tests(deltas, split, rows)
+        if table:
+            lines += [f"Exact tests on the {R.SPLIT_TITLE[split]}: McNemar's exact test on the rows that flipped, Holm's "
+                      "correction across every row of this table, and the smallest difference the test detects with 80% "
+                      "power at the observed share of disagreeing rows (`ftlab/stats.py`).", "", *table,
+                      *[f"- {note}" for note in cannot_tell], *([""] if cannot_tell else [])]
     if gap := evals.get("transfer_gap"):
         lines += [f"Transfer gap (classic baseline, generated test minus real reports): severity {gap['severity']:+.3f}, "
                   f"category {gap['category']:+.3f}. A large gap means the generated labels can be read off phrases that "
@@ -49,7 +55,9 @@ def per_finetune(evals, deltas, trained, raw, outputs, test, n) -> list[str]:
                       *R.finetune_table(evals, deltas, split, ft, base, evaluation.NAMES["triage"] + metrics.GENERIC_METRICS)]
         lines += ["Forgetting probe (general questions without the triage prompt; for `probe_triage_json` 1 is bad):", "",
                   *R.probe_table(evals, deltas, ft, base),
-                  f"Training: {t['train_rows']} rows, {t['steps']} optimizer steps, {t['train_seconds']} s, final train loss "
+                  f"Training on {t.get('device', 'an unrecorded device')}"
+                  f"{' (params.yaml with its on_cuda settings merged in)' if t.get('on_cuda') else ''}: "
+                  f"{t['train_rows']} rows, {t['steps']} optimizer steps, {t['train_seconds']} s, final train loss "
                   f"{t['train_loss']}, eval loss {t['eval_loss']}, {t['trainable_params']:,} trainable parameters "
                   f"({t['trainable_percent']}%), base in 4 bits: {t['loaded_in_4bit']}.", "",
                   "<details><summary>params.yaml section that produced it</summary>", "", "```yaml",

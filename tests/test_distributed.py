@@ -66,6 +66,7 @@ def test_two_processes_train_the_same_adapter_as_one_at_the_same_global_batch(tm
     ({"num_processes": 2, "multi_gpus": True}, "train_lora.launch.multi_gpus: not an `accelerate launch` option (did you mean 'multi_gpu'?)"),
     ({"num_processes": "two"}, "train_lora.launch: argument --num_processes"),
     ({"num_processes": 0}, "train_lora.launch.num_processes: 0 is out of range"),
+    ({"num_processes": 2}, "train_lora.launch: num_processes 2 needs multi_gpu: true"),
     ({"use_fsdp": "yes"}, "train_lora.launch.use_fsdp: a switch: write true or false"),
     ({"num_processes": 1, "multi_gpu": True}, "train_lora.launch: multi_gpu would be ignored"),
     ({"num_processes": 2, "config_file": "x.yaml"}, "train_lora.launch.config_file: not an `accelerate launch` option"),
@@ -87,9 +88,10 @@ def test_on_cuda_overrides_apply_only_on_cuda_and_are_checked():
     assert gpu.sft["per_device_train_batch_size"] == p.on_cuda.sft["per_device_train_batch_size"]
     assert gpu.sft["learning_rate"] == p.on_cuda.sft["learning_rate"] != p.sft["learning_rate"]
     assert gpu.sft["seed"] == p.sft["seed"] and "seed" not in p.on_cuda.sft  # keys only in sft survive
-    assert p.max_train_rows == 192 and gpu.max_train_rows is None  # an explicit null: every row
     assert gpu.model.attn_implementation == "sdpa" and p.model.attn_implementation is None
-    q = params.parse("train_qlora", data).for_device(True)
+    q = params.parse("train_qlora", data)
+    assert q.max_train_rows == 48 and q.for_device(True).max_train_rows is None  # an explicit null: every row
+    q = q.for_device(True)
     assert q.bnb["bnb_4bit_compute_dtype"] == "bfloat16" and q.bnb["load_in_4bit"] is True
     data["train_lora"]["on_cuda"]["sft"]["per_device_train_batchsize"] = 8
     with pytest.raises(params.ParamsError, match="train_lora.on_cuda.sft.per_device_train_batchsize: not a SFTConfig"):

@@ -28,7 +28,7 @@ def test_generic_data_gets_answer_loss_and_probe_but_no_triage_metrics(tmp_path,
         run_stage(stage, tmp_path)
 
     evals = json.loads((tmp_path / "metrics/eval.json").read_text())
-    assert set(evals) == {"test", "probe", "transfer_gap"} and evals["transfer_gap"] == {}  # no real split, no baselines
+    assert set(evals) == {"test", "probe", "transfer_gap", "device"} and evals["transfer_gap"] == {}  # no real split, no baselines
     assert set(evals["test"]) == {"base", "base_fewshot", "lora", "qlora_base", "qlora"}
     for block in evals["test"].values():
         assert block["rows"] == 3 and block["answer_loss"] > 0

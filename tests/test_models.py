@@ -156,3 +156,17 @@ def test_the_fused_kernel_warning_of_bitsandbytes_never_reaches_stderr(capfd):
 
     logging.getLogger("bitsandbytes.backends.cpu.ops").warning("Failed to load CPU gemm_4bit_forward from kernels-community")
     assert "gemm_4bit_forward" not in capfd.readouterr().err
+
+
+def test_loading_errors_keep_the_librarys_reason(tmp_path, tiny_model_dir):
+    """A model directory transformers refuses for a reason of its own: the error keeps that reason (it used to say
+    only "(ValueError); check the path")."""
+    import json
+    import shutil
+
+    broken = tmp_path / "broken"
+    shutil.copytree(tiny_model_dir, broken)
+    config = json.loads((broken / "config.json").read_text())
+    (broken / "config.json").write_text(json.dumps({**config, "model_type": "no-such-architecture"}))
+    with pytest.raises(models.ModelSourceError, match=r"cannot load the model \(ValueError: .*no-such-architecture.*\); check the path"):
+        models.load_model(BaseModelSpec(source="local", path=str(broken)))

@@ -76,3 +76,20 @@ def test_stages_stop_with_one_clear_line_on_bad_input(tmp_path, tiny_model_dir):
     assert result.returncode == 2
     assert result.stderr == "error: params.yaml: train_lora.lora.r: 0 is out of range [1, inf]\n"
     assert "Traceback" not in result.stderr
+
+
+def test_few_shot_k_above_the_training_rows_is_refused(tmp_path, tiny_model_dir):
+    """evaluate_base used to take as many training rows as there were, fewer than evaluate.few_shot_k, while the
+    report printed the k from params."""
+    cwd = workdir(tmp_path, tiny_model_dir)
+    data = yaml.safe_load((cwd / "params.yaml").read_text())
+    data["evaluate"]["few_shot_k"] = 3
+    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
+    from tests.conftest import triage_row
+
+    write_jsonl(cwd / "data/prepared/train.jsonl", [triage_row(i) for i in range(2)])
+    write_jsonl(cwd / "data/prepared/test.jsonl", [triage_row(i) for i in range(2, 4)])
+    result = run_stage("evaluate_base", cwd, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: evaluate.few_shot_k: 3 examples, but data/prepared/train.jsonl has 2 rows; lower few_shot_k")

@@ -114,14 +114,11 @@ def test_report_to_wandb_logs_offline_without_a_key(tmp_path, data_dir, tiny_mod
     assert b"train/loss" in logged and b"eval/loss" in logged
 
 
-def test_report_to_all_means_wandb_too_so_it_goes_offline_without_a_key(tmp_path, tiny_model_dir, monkeypatch):
-    import os
-
-    monkeypatch.setenv("WANDB_MODE", "unset")  # so that monkeypatch restores its absence afterwards
-    monkeypatch.delenv("WANDB_MODE")
-    monkeypatch.delenv("WANDB_API_KEY", raising=False)
-    train.sft_config(_params("train_lora", tiny_model_dir, report_to="all"), str(tmp_path))
-    assert os.environ.get("WANDB_MODE") == "offline"
+def test_report_to_all_or_dvclive_is_refused_because_the_stage_logs_to_dvclive_itself(tiny_model_dir):
+    """transformers' report_to all includes dvclive when it is installed, whose default logger rewrites dvc.yaml."""
+    for value in ("all", ["dvclive"], ["wandb", "dvclive"]):
+        with pytest.raises(params.ParamsError, match="train_lora.sft.report_to: .*would rewrite dvc.yaml"):
+            _params("train_lora", tiny_model_dir, report_to=value)
 
 
 def test_mlp_chunk_tokens_trains_the_same_adapter_in_pieces(tmp_path, data_dir, tiny_model_dir, monkeypatch):
@@ -265,3 +262,47 @@ def test_compact_lm_head_projects_only_the_labelled_positions_on_a_cpu_with_the_
     projected.clear()
     train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
     assert projected and all(compact for _, compact in projected)
+
+
+def test_settings_that_would_fail_or_mislead_inside_the_trainer_stop_first_naming_the_key(tmp_path, data_dir,
+                                                                                        tiny_model_dir, monkeypatch):
+    """Values params validation accepts because only the data or the machine can refute them (issue 19's sweep):
+    each stops the run before training with the key's name, instead of a Trainer traceback or a silent no-op."""
+    def stops(p, match, data=data_dir):
+        with pytest.raises(SystemExit) as e:
+            train.train(data, tmp_path / "lora", tmp_path / "m.json", p)
+        assert match in str(e.value), e.value
+        assert not (tmp_path / "lora").exists()
+
+    # validation loss asked for, but no validation rows (prepare.val_fraction: 0)
+    (tmp_path / "noval").mkdir()
+    (tmp_path / "noval" / "train.jsonl").write_text((data_dir / "train.jsonl").read_text())
+    (tmp_path / "noval" / "val.jsonl").write_text("")
+    stops(_params("train_lora", tiny_model_dir, eval_strategy="steps", eval_steps=1),
+          "sft.eval_strategy: steps needs validation rows", tmp_path / "noval")
+    # a warmup longer than the run: the learning rate never reaches its peak
+    stops(_params("train_lora", tiny_model_dir, warmup_steps=5), "sft.warmup_steps: 5 steps of warmup in a run of 3 steps")
+    # a misspelt name beside a good one: PEFT would adapt q_proj only, without a word
+    p = _params("train_lora", tiny_model_dir)
+    p = p.model_copy(update={"lora": {**p.lora, "target_modules": ["q_proj", "v_prj"]}})
+    stops(p, "lora.target_modules: 'v_prj' match no module of the base model; its linear layers are")
+    p = p.model_copy(update={"lora": {**p.lora, "target_modules": r".*\.v_prj"}})  # a regex, as PEFT reads a string
+    stops(p, r"lora.target_modules: '.*\\.v_prj' match no module")
+    for good in ("all-linear", r".*\.(q|v)_proj", ["q_proj", "v_proj"]):  # these train
+        p = p.model_copy(update={"lora": {**p.lora, "target_modules": good}})
+        train.check_targets(models.load_model(p.base_model), p.lora)
+
+
+def test_a_stage_that_accelerate_started_as_one_plain_process_does_not_launch_itself_again(tmp_path, monkeypatch):
+    """When `accelerate launch` runs the stage as one plain process (no LOCAL_RANK), the stage would see
+    launch.num_processes > 1 and launch itself again, without end: the second launch is refused."""
+    data = repo_params()
+    data["train_lora"]["launch"] = {"num_processes": 2, "multi_gpu": True}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
+    monkeypatch.setenv("FTLAB_LAUNCHED", "1")  # what the first launch leaves for the process accelerate starts
+    monkeypatch.setattr(train.os, "execv", lambda *a: pytest.fail("launched again"))
+    with pytest.raises(SystemExit) as e:
+        train.main("train_lora")
+    assert "train_lora.launch.num_processes: 2, but `accelerate launch` started a single process" in str(e.value)
