@@ -174,6 +174,22 @@ def check_run(p: params.Train, train_set, val_set, data_dir: Path) -> None:
         sys.exit(f"error: model.attn_implementation: {attention} needs the flash-attn package; install it or use sdpa")
 
 
+def check_lengths(tokenizer, p: params.Train, splits: dict) -> None:
+    """No row longer than this run's sft.max_length: TRL keeps the start of a longer row, which cuts off the end
+    of its answer without a word. prepare refuses such rows for train_lora's max_length and tokenizer; train_qlora,
+    on_cuda and another base model can have a shorter limit or a longer tokenization."""
+    limit = p.sft.get("max_length", 1024)
+    if limit is None:
+        return
+    for name, rows in splits.items():
+        lengths = [len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)
+                       ["input_ids"]) for r in rows or []]
+        over = [n for n in lengths if n > limit]
+        if over:
+            sys.exit(f"error: sft.max_length: {len(over)} {name} rows are longer than {limit} tokens (the longest "
+                     f"{max(over)}); TRL would cut off the end of their answers: raise max_length")
+
+
 def check_targets(model, lora: dict) -> None:
     """Every name in `lora.target_modules` must match a module of the model: PEFT skips a misspelt name in a list
     silently as long as another one matches, and fails only after the Trainer starts when none does."""
@@ -405,6 +421,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         args = sft_config(p, str(run_dir))
         set_seed(args.seed)  # LoRA's A matrices are drawn when the adapter is created, before the Trainer seeds
         tokenizer = models.load_tokenizer(p.base_model)
+        check_lengths(tokenizer, p, {"training": train_set, "validation": val_set})
         quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
         model = models.load_model(p.base_model, quantization_config=quantization, **p.model.model_dump())
         check_targets(model, p.lora)

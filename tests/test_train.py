@@ -282,6 +282,8 @@ def test_settings_that_would_fail_or_mislead_inside_the_trainer_stop_first_namin
           "sft.eval_strategy: steps needs validation rows", tmp_path / "noval")
     # a warmup longer than the run: the learning rate never reaches its peak
     stops(_params("train_lora", tiny_model_dir, warmup_steps=5), "sft.warmup_steps: 5 steps of warmup in a run of 3 steps")
+    # a max_length below the rows' length: TRL would keep each row's start and cut its answer off
+    stops(_params("train_lora", tiny_model_dir, max_length=64), "sft.max_length: 8 training rows are longer than 64 tokens")
     # a misspelt name beside a good one: PEFT would adapt q_proj only, without a word
     p = _params("train_lora", tiny_model_dir)
     p = p.model_copy(update={"lora": {**p.lora, "target_modules": ["q_proj", "v_prj"]}})
