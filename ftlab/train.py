@@ -132,7 +132,7 @@ def compact_lm_head():
     """TRL's fused LM head (trl/trainer/utils.py add_fused_lm_head) projects only the positions that have a label
     on Triton devices (CUDA, XPU); on every other device it projects every position, prompt and padding included,
     so that compiled backends (Neuron) see one tile shape. A CPU runs eagerly and gains nothing from that: with
-    completion-only loss it is 2-3x the LM head's work (a 49,152-word vocabulary, a quarter of the 135M's weights).
+    completion-only loss it is 2-3x the LM head's work (a 49,152-token vocabulary: a fifth of the 135M's weights).
     This makes the CPU take the compact path too, for the training and validation passes. The loss is the same;
     `python bench/cpu_lm_head.py` measures the time (notes/decision.md section 9)."""
     import trl.trainer.utils as trl_utils
