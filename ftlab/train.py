@@ -148,46 +148,38 @@ def compact_lm_head():
         trl_utils._use_triton = original
 
 
-def check_run(p: params.Train, train_set, val_set, data_dir: Path) -> None:
-    """What params validation cannot see, because it needs the data or the machine: checked before the model loads,
-    each naming the key to change (a library would fail later with a traceback, or train something else)."""
+def check_run(p: params.Train, args, tokenizer, splits: dict, data_dir: Path) -> None:
+    """What params validation cannot see, because it needs the data or the machine: checked on the built
+    SFTConfig (its own defaults) before the model loads, each naming the key to change (a library would fail
+    later with a traceback, or train something else)."""
     import importlib.util
     import math
 
-    sft = p.sft
-    if val_set is None and str(sft.get("eval_strategy", "no")) != "no":
-        sys.exit(f"error: sft.eval_strategy: {sft['eval_strategy']} needs validation rows, but {data_dir / 'val.jsonl'} "
-                 "has none; set eval_strategy: no, or a prepare.val_fraction above 0")
-    world = int(os.environ.get("WORLD_SIZE", 1))
-    per_step = sft.get("per_device_train_batch_size", 8) * sft.get("gradient_accumulation_steps", 1) * world
-    steps = sft.get("max_steps", -1)
-    steps = steps if steps > 0 else math.ceil(len(train_set) / per_step) * sft.get("num_train_epochs", 3)
-    warmup = sft.get("warmup_steps", 0)
-    if warmup >= 1 and warmup >= steps:
-        sys.exit(f"error: sft.warmup_steps: {warmup} steps of warmup in a run of {math.ceil(steps)} steps: the learning "
-                 "rate would never reach its peak; write fewer, or a ratio below 1 (0.03 is 3%)")
-    if sft.get("use_liger_kernel") and importlib.util.find_spec("liger_kernel") is None:
+    train_set, val_set = splits["training"], splits["validation"]
+    if val_set is None and args.eval_strategy != "no":
+        sys.exit(f"error: sft.eval_strategy: {args.eval_strategy.value} needs validation rows, but "
+                 f"{data_dir / 'val.jsonl'} has none; set eval_strategy: no, or a prepare.val_fraction above 0")
+    per_step = args.per_device_train_batch_size * args.gradient_accumulation_steps * int(os.environ.get("WORLD_SIZE", 1))
+    steps = args.max_steps if args.max_steps > 0 else math.ceil(len(train_set) / per_step) * args.num_train_epochs
+    if args.warmup_steps >= 1 and args.warmup_steps >= steps:
+        sys.exit(f"error: sft.warmup_steps: {args.warmup_steps} steps of warmup in a run of {math.ceil(steps)} steps: "
+                 "the learning rate would never reach its peak; write fewer, or a ratio below 1 (0.03 is 3%)")
+    if args.use_liger_kernel and importlib.util.find_spec("liger_kernel") is None:
         sys.exit("error: sft.use_liger_kernel: true, but liger-kernel is not installed: pip install -e '.[gpu]', "
                  "or set it false")
     attention = p.model.attn_implementation or ""
     if attention.startswith("flash_attention") and importlib.util.find_spec("flash_attn") is None:
         sys.exit(f"error: model.attn_implementation: {attention} needs the flash-attn package; install it or use sdpa")
-
-
-def check_lengths(tokenizer, p: params.Train, splits: dict) -> None:
-    """No row longer than this run's sft.max_length: TRL keeps the start of a longer row, which cuts off the end
-    of its answer without a word. prepare refuses such rows for train_lora's max_length and tokenizer; train_qlora,
-    on_cuda and another base model can have a shorter limit or a longer tokenization."""
-    limit = p.sft.get("max_length", 1024)
-    if limit is None:
-        return
-    for name, rows in splits.items():
-        lengths = [len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True, return_dict=True)
-                       ["input_ids"]) for r in rows or []]
-        over = [n for n in lengths if n > limit]
-        if over:
-            sys.exit(f"error: sft.max_length: {len(over)} {name} rows are longer than {limit} tokens (the longest "
-                     f"{max(over)}); TRL would cut off the end of their answers: raise max_length")
+    # No row longer than this run's max_length: TRL keeps the start of a longer row, which cuts off the end of its
+    # answer without a word. prepare refuses such rows for train_lora's max_length and tokenizer only; train_qlora,
+    # on_cuda and another base model can have a shorter limit or a longer tokenization.
+    if args.max_length is not None:
+        for name, rows in splits.items():
+            lengths = [len(tokenizer.apply_chat_template(r["prompt"] + r["completion"], tokenize=True,
+                                                         return_dict=True)["input_ids"]) for r in rows or []]
+            if over := [n for n in lengths if n > args.max_length]:
+                sys.exit(f"error: sft.max_length: {len(over)} {name} rows are longer than {args.max_length} tokens "
+                         f"(the longest {max(over)}); TRL would cut off the end of their answers: raise max_length")
 
 
 def check_targets(model, lora: dict) -> None:
@@ -386,7 +378,6 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     val_set = _dataset(data_dir / "val.jsonl", p.max_val_rows, values)
     if train_set is None:
         sys.exit(f"error: {data_dir / 'train.jsonl'} has no rows; run the prepare stage with more data")
-    check_run(p, train_set, val_set, data_dir)
 
     # Trainer scratch and the staged adapter live next to the target and go away whatever happens
     # (after a kill -9, at the next run: a killed run's scratch directory is empty).
@@ -421,7 +412,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         args = sft_config(p, str(run_dir))
         set_seed(args.seed)  # LoRA's A matrices are drawn when the adapter is created, before the Trainer seeds
         tokenizer = models.load_tokenizer(p.base_model)
-        check_lengths(tokenizer, p, {"training": train_set, "validation": val_set})
+        check_run(p, args, tokenizer, {"training": train_set, "validation": val_set}, data_dir)
         quantization = BitsAndBytesConfig(**p.bnb) if p.bnb else None
         model = models.load_model(p.base_model, quantization_config=quantization, **p.model.model_dump())
         check_targets(model, p.lora)

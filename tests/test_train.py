@@ -308,3 +308,28 @@ def test_a_stage_that_accelerate_started_as_one_plain_process_does_not_launch_it
     with pytest.raises(SystemExit) as e:
         train.main("train_lora")
     assert "train_lora.launch.num_processes: 2, but `accelerate launch` started a single process" in str(e.value)
+
+
+def test_the_cuda_branches_of_the_recipe_on_a_cpu_with_cuda_forced(tmp_path, tiny_model_dir, monkeypatch):
+    """The recipe branches on CUDA: bf16 autocast by default only on a GPU that has it and never with fp16; the
+    compact LM-head switch leaves CUDA to TRL's own choice; the metrics name the GPU. Forced both ways here, so a
+    CPU-only CI runs the GPU branches too (the SFTConfig is recorded, not built: building it needs a real GPU)."""
+    import trl
+    import trl.trainer.utils as trl_utils
+
+    plain, with_fp16 = _params("train_lora", tiny_model_dir), _params("train_lora", tiny_model_dir, fp16=True)
+    monkeypatch.setattr(trl, "SFTConfig", lambda **kw: kw)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for supported, p, expected in ((True, plain, True), (False, plain, False), (True, with_fp16, False)):
+        monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: supported)
+        kw = train.sft_config(p, str(tmp_path))
+        assert kw["bf16"] is expected and kw["use_cpu"] is False, (supported, p.sft.get("fp16"))
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H200")
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    assert models.device_name() == "cuda: NVIDIA H200 x2"
+    monkeypatch.undo()
+    assert models.device_name() == f"cpu ({torch.get_num_threads()} threads)"
+    original = trl_utils._use_triton
+    with train.compact_lm_head():
+        assert trl_utils._use_triton(torch.device("cpu")) is True
+        assert trl_utils._use_triton(torch.device("cuda")) == original(torch.device("cuda"))  # TRL's own choice
