@@ -136,15 +136,28 @@ def label_counts(splits: dict, task: str) -> dict:
             for name, rows in splits.items() for field, values in labels for value in values}
 
 
-def overlapping(chats, text, references: list[str], threshold: float, shingle_size: int) -> list[tuple[dict, str]]:
-    """The chats whose prompt is an exact or near duplicate of one of `references` (the real reports of the
-    evaluation split), each with the reference's position and the Jaccard: such a row may not be trained on."""
-    index = NearDuplicates(threshold, shingle_size)
-    for i, reference in enumerate(references):
-        index.add(str(i), index.sketch(reference))
+def overlapping(chats, text, references: dict[str, str], threshold: float, shingle_size: int) -> list[tuple[dict, str]]:
+    """The chats whose prompt is an exact or near duplicate of one of `references` ({name: text}: the reports of
+    the real evaluation and development splits), each with the reference's name and the Jaccard: such a row may not
+    be trained on. Exact copies are found whatever their length (a one-line report has few shingles)."""
+    index, exact = NearDuplicates(threshold, shingle_size), {}
+    for name, reference in references.items():
+        index.add(name, index.sketch(reference))
+        exact.setdefault(normalise(reference), name)
     found = []
     for chat in chats:
-        match = index.matches(index.sketch(text(chat)))
-        if match:
-            found.append((chat, f"prompt shingle Jaccard {match[0][1]:.3f} with real report {int(match[0][0]) + 1}"))
+        if (name := exact.get(normalise(text(chat)))) is not None:
+            found.append((chat, f"the same text as {name}"))
+        elif match := index.matches(index.sketch(text(chat))):
+            found.append((chat, f"prompt shingle Jaccard {match[0][1]:.3f} with {match[0][0]}"))
     return found
+
+
+def first_n(rows: list, n: int | None, seed: int) -> list:
+    """The first `n` rows of a seeded shuffle (every row, in its order, when n is None): the same first rows at
+    every n, so a data-scaling curve's subsets are nested."""
+    if n is None:
+        return list(rows)
+    shuffled = list(rows)
+    random.Random(seed).shuffle(shuffled)
+    return shuffled if n is None else shuffled[:n]

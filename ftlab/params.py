@@ -112,6 +112,15 @@ class PrepareGate(Section):
     shingle_size: int = Field(ge=2, le=32)
 
 
+class PrepareMix(Section):
+    """How many training rows each source gives. null: every row; 0: none; N: the first N of a seeded shuffle
+    (the same first rows at every N, so the data-scaling curve's subsets are nested). The generated source's
+    validation and test splits are kept whatever its share, so the generated test split is always scored."""
+
+    generated: Optional[int] = Field(ge=0)
+    real: Optional[int] = Field(ge=0)
+
+
 class Prepare(Section):
     source: PrepareSource
     gate: PrepareGate
@@ -126,6 +135,13 @@ class Prepare(Section):
     # of a triage data set, never trained on; a source row that is a near duplicate of one is refused. Also a
     # dvc.yaml dep (${prepare.real}); a generic data set ignores it.
     real: str = Field(min_length=1)
+    # The real development split (data/real/DEV.md): recipes are chosen on it, so it is never trained on either;
+    # the gate refuses a training row of any source that copies one of its reports. A dvc.yaml dep.
+    dev: str = Field(min_length=1)
+    # Real, labelled incident texts to train on (data/real/TRAIN.md), in the record format of `real`: their
+    # answers are built from the labels (ftlab.sources.real_answer). A dvc.yaml dep; `mix.real: 0` turns it off.
+    real_train: str = Field(min_length=1)
+    mix: PrepareMix
 
 
 class FromPretrained(Section):

@@ -182,6 +182,39 @@ def to_chat(row: dict, shape: str, row_id: str, prompt: str = "rubric", order: s
     return chat
 
 
+# The responder's step a real training row is answered with. The real records carry labels, the services and a
+# one-line rationale, but no next step (data/real/TRAIN.md): one per category, naming the first affected service,
+# so the answer is complete JSON under the spec; the labels are what the loss weighs (train_lora.label_weight).
+NEXT_ACTIONS = {
+    "outage": "Restore {service}: check its health and the most recent change, roll back if needed, and post a status update.",
+    "degradation": "Compare {service} latency and error rates with the last change and mitigate; post a status update.",
+    "security": "Revoke the exposed credentials or access for {service}, find what was reached, and notify those affected.",
+    "data_loss": "Stop the writes that damage {service} data, take a snapshot, and restore what was lost from backup.",
+}
+
+
+def real_answer(record: dict) -> dict:
+    """The spec's answer for a labelled real record (data/real/README.md format): its preferred labels and
+    services, its rationale (the stated impact, one sentence) as the summary, and its category's next step."""
+    services = record["affected_services"][:5]
+    answer = {"severity": record["severity"], "category": record["category"], "affected_services": services,
+              "summary": record["rationale"].strip()[:300],
+              "next_action": NEXT_ACTIONS[record["category"]].format(service=services[0])[:200]}
+    errors = triage.validate(answer)
+    if errors:
+        raise Reject("invalid_answer", "; ".join(errors))
+    return answer
+
+
+def real_to_chat(record: dict, prompt: str, order: str) -> dict:
+    """A labelled real record as a triage training row, tagged with its source."""
+    for key in ("rationale", "affected_services"):
+        if not record.get(key):
+            raise Reject("missing_field", f"no {key!r}")
+    row = {"id": str(record["id"]), "report": record["report"], "triage": real_answer(record)}
+    return {**to_chat(row, "triage", row["id"], prompt, order), "source": "real"}
+
+
 def row_id(row: dict, index: int) -> str:
     """The source's own id (no_robots calls it prompt_id), else the row's position in the source."""
     for key in ("id", "prompt_id"):

@@ -20,11 +20,15 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # no test may reach a hub
 
 def repo_params() -> dict:
     """The repository's params.yaml as a dict, for a test's own working directory: its paths into the repo
-    (the real-text split) made absolute, so a stage run elsewhere still finds them."""
+    (the real-text files) made absolute, so a stage run elsewhere still finds them."""
     import yaml
 
     data = yaml.safe_load((REPO / "params.yaml").read_text())
-    data["prepare"]["real"] = str(REPO / data["prepare"]["real"])
+    for key in ("real", "dev", "real_train"):
+        data["prepare"][key] = str(REPO / data["prepare"][key])
+    # Tests train tiny models on their own rows; the real training corpus is mixed in only where a test says so
+    # (tests/test_prepare.py's source tests).
+    data["prepare"]["mix"]["real"] = 0
     return data
 
 

@@ -78,7 +78,8 @@ def test_gate_rejects_every_kind_of_bad_triage_row_with_its_reason(tmp_path, tin
     assert {(r["severity"], r["category"]) for r in splits["test"]} == {(s, c) for s in triage.SEVERITIES for c in triage.CATEGORIES}
     assert all(triage.parse_strict(r["messages"][-1]["content"]) for r in kept)
     assert meta == {"task": "triage", "shape": "triage", "source": "in/rows.jsonl", "prompt": "short",
-                    "answer_order": "spec", "real": str(REPO / "data/real/reports.jsonl")}
+                    "answer_order": "spec", "real": str(REPO / "data/real/reports.jsonl"),
+                    "real_train": str(REPO / "data/real/train.jsonl")}
     assert stats["task"] == "triage" and stats["rows_in"] == 170 and stats["rows_kept"] == 160
     assert stats["rows_rejected"] == 10 == sum(v for k, v in stats.items() if k.startswith("rejected_"))
     assert stats["rejected_missing_field"] == 2 and stats["rejected_duplicate_id"] == 1
@@ -224,3 +225,108 @@ def test_prepare_params_have_their_defaults_and_reject_bad_values():
         bad = {**data, section: {**data[section], key: value}}
         with pytest.raises(Exception, match=key):
             Prepare.model_validate(bad)
+
+
+def real_records(n: int) -> list[dict]:
+    """The first n records of the real training corpus (data/real/TRAIN.md), as a test's own real_train file."""
+    return read_jsonl(REPO / "data/real/train.jsonl")[:n]
+
+
+def test_real_training_rows_reach_only_train_and_the_gate_refuses_evaluation_texts(tmp_path, tiny_model_dir):
+    """Two sources: the real rows go to train only, tagged with their source and counted; a real training text
+    that copies a report of either real evaluation file (held-out or development) is refused, never trained on."""
+    cwd = workdir(tmp_path, tiny_model_dir, file="in/rows.jsonl")
+    data = yaml.safe_load((cwd / "params.yaml").read_text())
+    data["prepare"].update(real_train="in/real.jsonl", mix={"generated": None, "real": None})
+    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
+    (cwd / "in").mkdir()
+    write_jsonl(cwd / "in/rows.jsonl", synth.generate(160, 7))
+    held_out, dev = (read_jsonl(REPO / f"data/real/{name}.jsonl") for name in ("reports", "dev"))
+    good = real_records(12)
+    copied = [dict(good[0], id="copies-eval", report=held_out[5]["report"]),
+              dict(good[1], id="copies-dev", report="  " + dev[7]["report"].upper()),
+              dict(good[2], id="near-eval", report=held_out[9]["report"] + " Any update?"),
+              dict(good[3], id="no-rationale", rationale="")]
+    write_jsonl(cwd / "in/real.jsonl", good + copied)
+    run_stage("prepare", cwd)
+    splits, rejected, stats, meta = outputs(cwd)
+
+    assert {i: rejected[i]["reason"] for i in ("copies-eval", "copies-dev", "near-eval", "no-rationale")} == {
+        "copies-eval": "real_overlap", "copies-dev": "real_overlap", "near-eval": "real_overlap",
+        "no-rationale": "missing_field"}
+    assert "data/real/reports.jsonl real-006" in rejected["copies-eval"]["detail"]
+    assert "data/real/dev.jsonl dev-008" in rejected["copies-dev"]["detail"]
+    assert all(rejected[i]["source"] == "real" for i in ("copies-eval", "copies-dev", "near-eval", "no-rationale"))
+    real_ids = {r["id"] for r in good}
+    assert {r["id"] for r in splits["train"] if r["source"] == "real"} == real_ids
+    assert all(r["source"] == "generated" for name in ("val", "test") for r in splits[name])
+    assert not real_ids & {r["id"] for name in ("val", "test") for r in splits[name]}
+    by_id = {r["id"]: r for r in splits["train"]}
+    for record in good:  # the answer is built from the record's labels, and conforms to the spec
+        answer = triage.parse_strict(by_id[record["id"]]["messages"][-1]["content"])
+        assert (answer["severity"], answer["category"]) == (record["severity"], record["category"])
+        assert answer["affected_services"] == record["affected_services"] and answer["summary"] == record["rationale"]
+        assert by_id[record["id"]]["messages"][-2]["content"] == record["report"]
+    assert stats["real_train_rows_in"] == 16 and stats["real_rows_kept"] == 12 and stats["real_rows_rejected"] == 4
+    assert stats["train_rows_real"] == 12 and stats["test_rows_real"] == stats["val_rows_real"] == 0
+    assert stats["train_rows_generated"] + stats["test_rows_generated"] + stats["val_rows_generated"] == 160
+    assert meta["real_train"] == "in/real.jsonl"
+
+    # Shares: N rows of each source, the same first rows at every N (nested subsets for the scaling curve).
+    data["prepare"]["mix"] = {"generated": 10, "real": 5}
+    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
+    run_stage("prepare", cwd)
+    five = outputs(cwd)[0]
+    data["prepare"]["mix"] = {"generated": 0, "real": 3}
+    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
+    run_stage("prepare", cwd)
+    three, _, stats, _ = outputs(cwd)
+    assert [r["source"] for r in five["train"]].count("generated") == 10 and len(five["train"]) == 15
+    assert [r["id"] for r in three["train"]] == [r["id"] for r in five["train"] if r["source"] == "real"][:3]
+    assert three["test"] == splits["test"] and three["val"] == splits["val"]  # the generated evaluation split stays
+    assert stats["train_rows"] == stats["train_rows_real"] == 3 and stats["train_rows_generated"] == 0
+
+
+def test_a_real_corpus_file_with_bad_labels_stops_prepare_naming_the_line(tmp_path, tiny_model_dir):
+    cwd = workdir(tmp_path, tiny_model_dir, file="in/rows.jsonl")
+    data = yaml.safe_load((cwd / "params.yaml").read_text())
+    data["prepare"].update(real_train="in/real.jsonl", mix={"generated": None, "real": None})
+    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
+    (cwd / "in").mkdir()
+    write_jsonl(cwd / "in/rows.jsonl", synth.generate(32, 7))
+    write_jsonl(cwd / "in/real.jsonl", [*real_records(2), dict(real_records(3)[2], severity="P1")])
+    result = run_stage("prepare", cwd, check=False)
+    assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error: in/real.jsonl: line 3")
+    assert "severity" in result.stderr and "Traceback" not in result.stderr
+    data["prepare"]["mix"]["real"] = 0  # off: the file is not read
+    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
+    run_stage("prepare", cwd)
+
+
+def test_the_committed_real_corpus_passes_its_checks():
+    """data/real/train.jsonl: the record format, no evaluation file's source (GitHub owner or vendor domain), no
+    near duplicate of an evaluation text, at most 3 records a source, nothing from the reserved list."""
+    from ftlab import corpus
+
+    assert corpus.check(REPO / "data/real/train.jsonl", tuple(REPO / p for p in corpus.EVALUATION)) == []
+    assert len(corpus.read(REPO / "data/real/train.jsonl")) >= 600
+
+
+def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
+    from ftlab import corpus
+
+    good = real_records(3)
+    held_out = read_jsonl(REPO / "data/real/reports.jsonl")
+    bad = [dict(good[0], id="x1", source_url="https://github.com/danluu/post-mortems/issues/1"),
+           dict(good[1], id="x2", affected_services=["not in the text at all"]),
+           dict(good[2], id="x3", report=held_out[0]["report"], source_url="https://example.org/a"),
+           dict(good[2], id="x4", source_url=held_out[1]["source_url"] + "#again"),
+           dict(good[2], id="x5", severity="SEV1", severity_ok=["SEV2"], source_url="https://example.net/b"),
+           {**{k: v for k, v in good[2].items() if k != "licence"}, "id": "x6"}]
+    write_jsonl(tmp_path / "bad.jsonl", bad)
+    problems = "\n".join(corpus.check(tmp_path / "bad.jsonl", tuple(REPO / p for p in corpus.EVALUATION)))
+    for expected in ("x1: source github:danluu is reserved", "x2: affected service 'not in the text at all'",
+                     "x3: near duplicate of real-001", "x4: source", "x5: severity 'SEV1'", "x6: keys"):
+        assert expected in problems, expected
+    assert corpus.source_key("https://acme.statuspage.io/incidents/1") == "acme.statuspage.io"
+    assert corpus.source_key("https://status.example.co.uk/x") == "example.co.uk"
