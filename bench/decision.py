@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch  # noqa: E402
 
-from ftlab import baselines, generation, metrics, models, params, triage, train  # noqa: E402
+from ftlab import baselines, gate, generation, metrics, models, params, sources, triage, train  # noqa: E402
 from ftlab.io import read_json, read_jsonl, write_json, write_jsonl  # noqa: E402
 
 # name -> overrides: dotted params keys (train_lora's section, after on_cuda is merged), plus the data's
@@ -118,7 +118,37 @@ CASES = {
     "c-words-512-lr4e-3": {**_W, "max_train_rows": 512, "sft.learning_rate": 4e-3},
     "c-words-all1-lr4e-3": {**_W, "max_train_rows": None, "sft.learning_rate": 4e-3},
 }
-DATA_KEYS = ("prompt", "order", "values")
+# Since issue 33 (real training texts): which sources' training rows a case trains on (`sources`: generated | real |
+# both; default generated, the meaning of every case above), how many of each (`gen_rows`, `real_rows`: the first N
+# of prepare's seeded shuffle, as prepare.mix picks them) and `real_repeat` (each real row k times).
+_MIX = {"prompt": "short", "values": "words"}
+CASES |= {
+    "g-gen": {**_MIX, "sources": "generated"},
+    "g-real": {**_MIX, "sources": "real"},
+    "g-both": {**_MIX, "sources": "both"},
+    "g-real-ep8": {**_MIX, "sources": "real", "sft.num_train_epochs": 8},
+    "g-real-ep2": {**_MIX, "sources": "real", "sft.num_train_epochs": 2},
+    "g-real-lr5e-4": {**_MIX, "sources": "real", "sft.learning_rate": 5e-4},
+    "g-real-lr2e-3": {**_MIX, "sources": "real", "sft.learning_rate": 2e-3},
+    "g-both-ep2": {**_MIX, "sources": "both", "sft.num_train_epochs": 2},
+    "g-both-ep8": {**_MIX, "sources": "both", "sft.num_train_epochs": 8},
+    "g-both-x2": {**_MIX, "sources": "both", "real_repeat": 2},
+    "g-both-lr5e-4": {**_MIX, "sources": "both", "sft.learning_rate": 5e-4},
+    "g-both-w1": {**_MIX, "sources": "both", "label_weight": 1.0},
+    "g-both-spec": {"prompt": "short", "values": "spec", "sources": "both"},
+    "g-real-spec": {"prompt": "short", "values": "spec", "sources": "real"},
+    # the CPU default's shape (4 a step, lr 2e-3, one pass) on each source
+    "c-gen": {**_W, "max_train_rows": None, "sources": "generated"},
+    "c-real": {**_W, "max_train_rows": None, "sources": "real"},
+    "c-both": {**_W, "max_train_rows": None, "sources": "both"},
+    "c-real-ep2": {**_W, "max_train_rows": None, "sources": "real", "sft.num_train_epochs": 2},
+    "c-real-lr1e-3": {**_W, "max_train_rows": None, "sources": "real", "sft.learning_rate": 1e-3},
+}
+# The data-scaling curve (notes/decision.md section 10): N real rows, with or without every generated row beside.
+for _n in (50, 100, 200, 400):
+    CASES[f"g-real{_n}"] = {**_MIX, "sources": "real", "real_rows": _n}
+    CASES[f"g-both{_n}"] = {**_MIX, "sources": "both", "real_rows": _n}
+DATA_KEYS = ("prompt", "order", "values", "sources", "gen_rows", "real_rows", "real_repeat")
 # Every case: no checkpoints and no validation passes (the final eval loss is still computed once).
 HARNESS = {"sft.save_strategy": "no", "sft.eval_strategy": "no"}
 
@@ -151,11 +181,12 @@ def rewrite(rows: list[dict], prompt: str, order: str, values: str = "spec") -> 
 
 # Recipes are chosen on the development set of real reports (data/real/DEV.md), never on the held-out split the
 # pipeline reports (data/real/reports.jsonl): --real changes it.
-REAL = Path("data/real/dev.jsonl")
+# Several files may be scored (--real, repeated): each is a split named by its file's stem (dev, reports).
+REAL = [Path("data/real/dev.jsonl")]
 
 
-def real_rows() -> list[dict]:
-    return read_jsonl(REAL) if REAL.is_file() else []
+def real_splits() -> dict[str, list[dict]]:
+    return {path.stem: read_jsonl(path) for path in REAL if path.is_file()}
 
 
 def score_generated(model, tokenizer, reports, golds, prompt, constrain, batch_size, max_new_tokens, values="spec"):
@@ -178,12 +209,40 @@ def against(rows: list[dict], reference: list[dict]) -> dict:
     return {m: [d[m], d[m + "_ci_low"], d[m + "_ci_high"]] for m in metrics.LABEL_METRICS}
 
 
+def training_rows(overrides: dict) -> list[dict]:
+    """The case's training rows out of data/prepared/train.jsonl (prepared with every row of both sources): the
+    first N of each source as prepare.mix would pick them (the same seeded shuffle, ftlab.gate.first_n)."""
+    rows, seed = read_jsonl(Path("data/prepared/train.jsonl")), params.load("prepare").seed
+    chosen = overrides.get("sources", "generated")
+    picked = {source: gate.first_n([r for r in rows if r.get("source", "generated") == source],
+                                   overrides.get({"generated": "gen_rows", "real": "real_rows"}[source]), seed)
+              if chosen in (source, "both") else [] for source in ("generated", "real")}
+    repeat = overrides.get("real_repeat", 1)
+    return picked["generated"] + [dict(r, id=f"{r['id']}#{k}" if k else r["id"]) for k in range(repeat) for r in picked["real"]]
+
+
+def label_scores(model, tokenizer, real: list[dict], prompt: str, order: str, values: str) -> dict:
+    """Likelihood scoring of the labels on real reports: each allowed value's log-probability where the label
+    goes, after the answer's prefix (ftlab.generation.answer_scores). Severity comes first in the spec's order, so its
+    prefix holds nothing of the answer; category's holds the gold severity (teacher-forced)."""
+    chats = rewrite([sources.real_to_chat(r, prompt, order) for r in real], prompt, order, values)
+    scores = generation.answer_scores(model, tokenizer, [c["messages"] for c in chats], triage.enums(values))
+    out = {}
+    for field, allowed in triage.ENUMS.items():
+        spec = dict(zip(triage.enums(values)[field], allowed))
+        out[f"{field}_accuracy"] = round(sum(spec.get(s.get(f"{field}_scored")) in r.get(f"{field}_ok", [r[field]])
+                                             for s, r in zip(scores, real)) / len(real), 4)
+    return out
+
+
 def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
     p = case_params(params.load("train_lora"), {**HARNESS, **overrides, "sft.seed": seed})
     prompt, order, values = overrides.get("prompt", "rubric"), overrides.get("order", "spec"), overrides.get("values", "spec")
     data = work / f"{name}-s{seed}" / "data"
     data.mkdir(parents=True, exist_ok=True)
-    for split in ("train", "val", "test"):
+    train_rows = training_rows(overrides)
+    write_jsonl(data / "train.jsonl", rewrite(train_rows, prompt, order, values))
+    for split in ("val", "test"):
         write_jsonl(data / f"{split}.jsonl", rewrite(read_jsonl(Path("data/prepared") / f"{split}.jsonl"), prompt, order, values))
     started = time.perf_counter()
     if args.reuse and (data.parent / "train.json").is_file():  # the adapter a previous run of this case saved
@@ -196,6 +255,7 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
     test = read_jsonl(data / "test.jsonl")[: args.eval_rows]
     scores = generation.answer_scores(model, tokenizer, [r["messages"] for r in test], triage.enums(values))
     result = {"case": name, "seed": seed, "overrides": overrides, "params": p.model_dump(mode="json"),
+              "train_rows": {s: sum(r.get("source", "generated") == s for r in train_rows) for s in ("generated", "real")},
               "train": trained, "answer_loss": round(sum(s["answer_loss"] for s in scores) / len(scores), 4)}
     for field in triage.ENUMS:
         got = [s for s in scores if f"{field}_scored" in s]
@@ -204,14 +264,20 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
             sum(s[f"{field}_scored"] == triage.enums(values)[field][triage.ENUMS[field].index(r[field])]
                 for s, r in zip(scores, test) if f"{field}_scored" in s) / len(got), 4)
     if args.generate:
-        splits = {"test": ([r["messages"][-2]["content"] for r in test],
-                           [json.loads(triage.to_spec(r["messages"][-1]["content"], values)) for r in test])}
-        if real := real_rows()[: args.eval_rows]:
-            splits["real"] = ([r["report"] for r in real], real)
+        splits = {} if args.no_test else {
+            "test": ([r["messages"][-2]["content"] for r in test],
+                     [json.loads(triage.to_spec(r["messages"][-1]["content"], values)) for r in test])}
+        for name, rows in real_splits().items():
+            rows = rows[: args.eval_rows]
+            splits[name] = ([r["report"] for r in rows], rows)
+            result[f"{name}_scored"] = label_scores(model, tokenizer, rows, prompt, order, values)
         references = {split: {kind: rows[: args.eval_rows] for kind, rows in by_kind.items()}
-                      for split, by_kind in reference_rows().items()}
+                      for split, by_kind in reference_rows(train_rows).items() if split in splits}
+        result["baselines"] = {f"{split}_{kind}_{m}": round(sum(r[m] for r in rows) / len(rows), 4)
+                               for split, by_kind in references.items() for kind, rows in by_kind.items()
+                               for m in metrics.LABEL_METRICS}
         for split, (reports, golds) in splits.items():
-            for constrain in (False, True):
+            for constrain in (True,) if args.constrained_only else (False, True):
                 key = f"{split}_{'constrained' if constrain else 'greedy'}"
                 result[key], rows, texts = score_generated(model, tokenizer, reports, golds, prompt, constrain,
                                                            args.batch_size, args.max_new_tokens, values)
@@ -223,16 +289,16 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
     return result
 
 
-def reference_rows() -> dict:
-    """Each baseline's scored rows per split, fitted on the training split (ftlab.evaluation.baseline_rows)."""
+def reference_rows(train_rows: list[dict]) -> dict:
+    """Each baseline's scored rows per split, fitted on the case's training rows (ftlab.evaluation.baseline_rows)."""
     from ftlab import evaluation
 
-    fitted = baselines.fit_all(read_jsonl(Path("data/prepared/train.jsonl")))
+    fitted = baselines.fit_all(train_rows)
     test = read_jsonl(Path("data/prepared/test.jsonl"))
     splits = {"test": evaluation.Split("test", [r["id"] for r in test], [baselines.report_of(r) for r in test],
                                        [{"severity": r["severity"], "category": r["category"]} for r in test], [], [])}
-    if real := real_rows():
-        splits["real"] = evaluation.Split("real", [r["id"] for r in real], [r["report"] for r in real], real, [], [])
+    for name, real in real_splits().items():
+        splits[name] = evaluation.Split(name, [r["id"] for r in real], [r["report"] for r in real], real, [], [])
     return {name: evaluation.baseline_rows(fitted, split) for name, split in splits.items()}
 
 
@@ -241,7 +307,7 @@ def classic() -> dict:
     test = read_jsonl(Path("data/prepared/test.jsonl"))
     out = {}
     fitted = baselines.fit_all(train_rows)
-    for split, rows in (("test", test), ("real", real_rows())):
+    for split, rows in (("test", test), *real_splits().items()):
         if not rows:
             continue
         for kind, predicted in baselines.predict(fitted, rows).items():
@@ -264,10 +330,14 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=160)
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="an override added to every case, e.g. --set max_train_rows=64")
-    parser.add_argument("--real", type=Path, default=REAL, help="real reports with labels (default: the development set)")
+    parser.add_argument("--real", type=Path, action="append",
+                        help="real reports with labels, a split named by the file's stem; repeat for several "
+                             "(default: the development set, data/real/dev.jsonl)")
+    parser.add_argument("--constrained-only", action="store_true", help="decode only under the label constraints")
+    parser.add_argument("--no-test", action="store_true", help="do not generate on the generated test split")
     parser.add_argument("--eval-rows", type=int, default=None, help="score only the first N rows of each split (a smoke test)")
     args = parser.parse_args()
-    globals()["REAL"] = args.real
+    globals()["REAL"] = args.real or REAL
     extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     args.out.mkdir(parents=True, exist_ok=True)
     results = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",

@@ -3,6 +3,8 @@
 # 135M model leaves an H200 mostly idle. Usage: bash bench/decision_gpu.sh OUT GGUF [CASE ...]
 # CASE@SEED runs one seed of a case as a process of its own (repeats in parallel: g-default@42 g-default@43).
 # Writes OUT/decision.json (all cases merged), OUT/log.txt and OUT/replies.tgz (every case's replies).
+# PARALLEL=N caps the processes at once; DECISION_ARGS adds decision.py flags to every case (e.g.
+# "--real data/real/dev.jsonl --real data/real/reports.jsonl --constrained-only").
 set -u
 out=$1 gguf=$2; shift 2
 cases=("$@")
@@ -13,10 +15,11 @@ base="{\"source\": \"gguf\", \"path\": \"$gguf\", \"revision\": null}"
 python3 -c "from ftlab import models, params; models.resolve(params.BaseModelSpec(source='gguf', path='$gguf'))" || exit 1
 mkdir -p /tmp/dec
 for c in "${cases[@]}"; do
+  while (( $(jobs -rp | wc -l) >= ${PARALLEL:-64} )); do wait -n; done  # PARALLEL: processes at once
   name=${c%@*} seeds=${SEEDS:-}
   [[ $c == *@* ]] && seeds=${c#*@}
   timeout "${CASE_TIMEOUT:-520}" python3 bench/decision.py --out "/tmp/dec/$c" --work "/tmp/dec/$c/work" --cases "$name" \
-    --generate --set "base_model=$base" ${seeds:+--seeds $seeds} > "/tmp/dec/$c.log" 2>&1 &
+    --generate --set "base_model=$base" ${seeds:+--seeds $seeds} ${DECISION_ARGS:-} > "/tmp/dec/$c.log" 2>&1 &
 done
 wait
 python3 - "$out" "${cases[@]}" <<'PY'
