@@ -137,6 +137,8 @@ CASES |= {
     "g-both-w1": {**_MIX, "sources": "both", "label_weight": 1.0},
     "g-both-spec": {"prompt": "short", "values": "spec", "sources": "both"},
     "g-real-spec": {"prompt": "short", "values": "spec", "sources": "real"},
+    "g-both-rubric": {"prompt": "rubric", "values": "words", "sources": "both"},
+    "g-real-rubric": {"prompt": "rubric", "values": "words", "sources": "real"},
     # the CPU default's shape (4 a step, lr 2e-3, one pass) on each source
     "c-gen": {**_W, "max_train_rows": None, "sources": "generated"},
     "c-real": {**_W, "max_train_rows": None, "sources": "real"},

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from ftlab import evaluation, metrics, params, reporting, stage
+from ftlab import evaluation, metrics, params, reporting, scaling, stage
 from ftlab.io import read_json, read_jsonl, write_text
 
 R = reporting
@@ -71,6 +71,18 @@ def per_finetune(evals, deltas, trained, raw, outputs, test, n) -> list[str]:
     return lines
 
 
+def scaling_curve() -> list[str]:
+    """The data-scaling curve (metrics/scaling.json, written by `python -m ftlab.scaling`), when it has been run."""
+    lines = ["## How many real reports before a fine-tune beats a bag of words?", ""]
+    if not scaling.OUT.is_file():
+        return lines + ["(not run: README \"Data-scaling curve\")", ""]
+    result = read_json(scaling.OUT)
+    return lines + [f"Accuracy on the held-out real reports ({result['rows']} rows) against the real training rows "
+                    f"(`{scaling.OUT}`, from {result['source']}): the fine-tune's mean over its seeds (range in brackets) "
+                    "and the TF-IDF + logistic regression baseline fitted on the same rows.", "",
+                    *scaling.table(result), "", f"![accuracy against real training rows]({scaling.FIGURE.name})", ""]
+
+
 def main() -> None:
     p = params.load("report")
     evals, deltas = read_json(Path("metrics/eval.json")), read_json(Path("metrics/delta.json"))
@@ -94,6 +106,7 @@ def main() -> None:
              *decision(evals, deltas, raw["evaluate"]["few_shot_k"]),
              "## Loss curves", "",
              "![train and eval loss per optimizer step](loss_curves.png)" if plotted else "(no dvclive logs found: run the train stages)", "",
+             *scaling_curve(),
              *per_finetune(evals, deltas, trained, raw, outputs, test, p.n_examples)]
     write_text(Path("notes/report.md"), "\n".join(lines))
     print("wrote notes/report.md and notes/loss_curves.png")

@@ -1,0 +1,39 @@
+"""ftlab.scaling: the data-scaling curve's points from bench/decision.py results (grouped by training rows, mean and
+range over seeds, Wilson intervals), its table and figure."""
+import json
+
+import pytest
+
+from ftlab import scaling
+
+
+def case(real: int, generated: int, seed: int, lora_sev: float, classic_sev: float) -> dict:
+    return {"case": f"g-x{real}", "seed": seed, "train_rows": {"generated": generated, "real": real},
+            "reports_constrained": {"severity_accuracy": lora_sev, "category_accuracy": 0.9},
+            "baselines": {"reports_classic_severity_accuracy": classic_sev, "reports_classic_category_accuracy": 0.8,
+                          "reports_majority_severity_accuracy": 0.6, "reports_majority_category_accuracy": 0.3}}
+
+
+def test_wilson_interval_matches_the_formula_and_stays_in_0_1():
+    low, high = scaling.wilson(0.5, 100)
+    assert low == pytest.approx(0.4038, abs=1e-4) and high == pytest.approx(0.5962, abs=1e-4)
+    assert scaling.wilson(1.0, 10)[1] == 1.0 and scaling.wilson(0.0, 10)[0] == 0.0
+
+
+def test_points_group_seeds_by_rows_and_sources(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/real").mkdir(parents=True)
+    (tmp_path / "data/real/reports.jsonl").write_text("{}\n" * 110)
+    cases = [case(50, 0, 42, 0.5, 0.55), case(50, 0, 43, 0.7, 0.55), case(50, 679, 42, 0.8, 0.6),
+             {"case": "old", "seed": 42, "test_constrained": {}}]  # a pre-issue-33 case without sources: skipped
+    (tmp_path / "d.json").write_text(json.dumps({"cases": cases}))
+    result = scaling.from_decision([tmp_path / "d.json"])
+    assert result["rows"] == 110 and len(result["points"]) == 2
+    alone, mixed = result["points"]
+    assert (alone["generated"], mixed["generated"]) == (False, True) and alone["seeds"] == [42, 43]
+    assert alone["lora_severity"] == 0.6 and (alone["lora_severity_min"], alone["lora_severity_max"]) == (0.5, 0.7)
+    assert alone["classic_severity"] == 0.55 and alone["lora_severity_ci"] == scaling.wilson(0.6, 110)
+    lines = scaling.table(result)
+    assert lines[2].startswith("| 50 | no | 2 | 0.600 (0.500-0.700) | 0.550 |") and "| 50 | yes | 1 |" in lines[3]
+    scaling.draw(result, tmp_path / "curve.png")
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
