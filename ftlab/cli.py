@@ -63,6 +63,20 @@ def refuse_overlap(output: Path, inputs: dict[str, Path]) -> None:
             raise DataFileError(f"-o {output}: {relation} {what}; write to a path outside it")
 
 
+def refuse_clobber(output: Path, marker: str, force: bool) -> None:
+    """Stop before any work when `output` exists and is not an earlier output of the same command (a directory
+    holding `marker`) or an empty directory: replacing it would delete the user's file or folder (`ftlab merge -o
+    results.csv` once put a model where the file was). --force replaces it anyway."""
+    out = Path(output)
+    if force or not (out.exists() or out.is_symlink()):
+        return
+    if out.is_dir() and not out.is_symlink() and ((out / marker).is_file() or not any(out.iterdir())):
+        return
+    kind = "a directory" if out.is_dir() else "a file"
+    raise DataFileError(f"-o {output}: exists and is {kind} that ftlab did not write (no {marker}); replacing it would "
+                        "delete it: choose a new path, or pass --force to replace it")
+
+
 def _exists(path: Path, what: str) -> Path:
     if not Path(path).exists():
         raise DataFileError(f"{path}: {what} does not exist")
@@ -189,6 +203,7 @@ def merge(args) -> None:
 
     _exists(args.adapter, "the adapter directory")
     refuse_overlap(args.output, {"adapter": args.adapter, "--check data": args.data if args.check else None})
+    refuse_clobber(args.output, merging.MERGE_FILE, args.force)
     info = merging.merge(args.adapter, args.output, base=args.base, qlora_base=args.qlora_base,
                          check_rows=args.check, check_data=args.data, max_new_tokens=args.max_new_tokens,
                          batch_size=args.batch_size)
@@ -239,6 +254,7 @@ def main(argv=None) -> None:
     m.add_argument("--adapter", type=Path, required=True, help="a directory saved by train_lora / train_qlora")
     m.add_argument("-o", "--output", type=Path, required=True, help="the merged model's directory (replaced atomically)")
     m.add_argument("--base", type=base_spec, help="SOURCE:PATH[@REVISION]; default: the adapter's own base")
+    m.add_argument("--force", action="store_true", help="replace -o even when it is not a model ftlab merge wrote")
     m.add_argument("--qlora-base", choices=["dequantized", "original"], default="dequantized",
                    help="QLoRA adapters: merge into the 4-bit weights de-quantized to float (default) or the "
                         "original float weights; neither is exact")

@@ -70,3 +70,26 @@ def test_missing_inputs_are_named_as_missing(project):
         cli.main(["merge", "--adapter", "models/nope", "-o", "merged"])
     with pytest.raises(SystemExit, match="nope.jsonl: the labels file does not exist"):
         cli.main(["score", "p.jsonl", "nope.jsonl"])
+
+
+def test_merge_refuses_to_replace_a_file_or_folder_it_did_not_write(project):
+    """`-o results.csv` once deleted the user's file and put a model there (exit 0), `-o mywork` emptied a folder of
+    notes: an existing output that is not an earlier merge (no ftlab_merge.json) is refused before any work."""
+    (project / "results.csv").write_text("id,score\n1,0.9\n")
+    (project / "mywork").mkdir()
+    (project / "mywork" / "notes.md").write_text("my notes")
+    before = _tree(project)
+    with pytest.raises(SystemExit, match="-o results.csv: exists and is a file that ftlab did not write"):
+        cli.main(["merge", "--adapter", "models/lora", "-o", "results.csv"])
+    with pytest.raises(SystemExit, match="-o mywork: exists and is a directory .*pass --force"):
+        cli.main(["merge", "--adapter", "models/lora", "-o", "mywork"])
+    assert _tree(project) == before
+    # An earlier merge's directory and an empty one pass this check (the adapter here is a stub, so the merge
+    # itself then fails on loading it, which is not this check's error).
+    (project / "merged").mkdir()
+    (project / "merged" / "ftlab_merge.json").write_text("{}")
+    (project / "empty").mkdir()
+    for out in ("merged", "empty"):
+        with pytest.raises(BaseException) as raised:
+            cli.main(["merge", "--adapter", "models/lora", "-o", out])
+        assert "did not write" not in str(raised.value)
