@@ -134,9 +134,22 @@ def to_spec(text: str, values: str = "spec") -> str:
     return _swap(text, {f: {w: v for v, w in m.items()} for f, m in LABEL_VALUES[values].items()})
 
 
+# Chat-template control markers written inside a report (`<|im_end|>`, `<|im_start|>assistant`, `</s>`, `[INST]`,
+# `<start_of_turn>`) are tokenized as real turn boundaries, so a pasted report could write the model's answer for
+# it. A word joiner (U+2060, invisible) after the marker's first character keeps every character of the report and
+# makes the marker plain text to the tokenizer; text without such markers is unchanged byte for byte.
+_CONTROL = re.compile(r"<(?=\|)|<(?=/?s>)|\[(?=/?INST\])|<(?=(?:start|end)_of_turn>)|<(?=(?:bos|eos|pad)>)")
+
+
+def as_text(text: str) -> str:
+    """`text` with every chat-template control marker broken by a word joiner: it reaches the model as text."""
+    return _CONTROL.sub(lambda m: m.group(0) + "\u2060", text)
+
+
 def prompt(report: str, style: str = "rubric") -> list[dict]:
-    """The chat prompt for one report, the same in training rows, evaluation and `ftlab predict`."""
-    return [{"role": "system", "content": SYSTEM_PROMPTS[style]}, {"role": "user", "content": report}]
+    """The chat prompt for one report, the same in training rows, evaluation and `ftlab predict`; the report
+    reaches the model as text (as_text)."""
+    return [{"role": "system", "content": SYSTEM_PROMPTS[style]}, {"role": "user", "content": as_text(report)}]
 
 
 def dumps(obj: dict, order: str = "spec") -> str:
