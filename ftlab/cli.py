@@ -14,6 +14,7 @@ row's report is used for faithfulness and the --train baselines). ftlab/labels.p
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 from tabulate import tabulate
@@ -115,20 +116,68 @@ def predict(args) -> None:
         if merged is not None and merged.is_file():  # a model `ftlab merge` wrote: asked as its adapter was
             info = json.loads(merged.read_text())
             style, values = info.get("prompt", style), info.get("label_values", values)
-    prompts = [triage.prompt(r["report"], style) for r in reports]
+    done = _resume(args.output, reports)
+    todo = reports[len(done):]
+    if done:
+        print(f"resuming {args.output}: {len(done)} of {len(reports)} rows already written", file=sys.stderr)
+    conformant, started = sum(r["format_conformance"] for r in done), time.perf_counter()
+    chunk = max(1, args.batch_size) * 4  # rows decoded, then written, at a time: a kill loses at most this many
+    with open(args.output, "a", encoding="utf-8") as out:
+        for start in range(0, len(todo), chunk):
+            part = todo[start:start + chunk]
+            # Prompts are built and tokenized per chunk: 100,000 rows do not wait for each other's tokenization.
+            try:
+                replies = generation.generate(model, tokenizer, [triage.prompt(r["report"], style) for r in part],
+                                              args.max_new_tokens, args.batch_size, desc="predict",
+                                              constrain=None if args.free else triage.enums(values), progress=False)
+            except generation.PromptTooLong as e:
+                raise DataFileError(f"{args.reports}: row {len(done) + start + e.index + 1}: the report is too long for "
+                                    f"the model: {e.tokens} tokens with the prompt, and with --max-new-tokens "
+                                    f"{args.max_new_tokens} more than its context of {e.context} tokens; shorten or split "
+                                    f"it (rows before it are written; run the same command again to go on)") from None
+            for r, (text, _) in zip(part, replies):
+                text = triage.to_spec(text, values)  # the spec's label values, whatever it was trained on
+                row = {"id": r["id"], "report": r["report"], "output": text, "prediction": triage.parse_lenient(text),
+                       "format_conformance": triage.parse_strict(text) is not None}
+                conformant += row["format_conformance"]
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+            out.flush()
+            written = start + len(part)
+            rate = written / (time.perf_counter() - started)
+            print(f"predict: {len(done) + written}/{len(reports)} rows, {rate:.2f} rows/s, "
+                  f"about {_duration((len(todo) - written) / rate)} left", file=sys.stderr, flush=True)
+    print(f"wrote {len(reports)} predictions to {args.output} ({conformant} spec-conformant)", file=sys.stderr)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m" if seconds >= 3600 else f"{seconds // 60}m{seconds % 60:02d}s"
+
+
+def _resume(output: Path, reports: list[dict]) -> list[dict]:
+    """The rows an earlier, interrupted `ftlab predict` with the same reports already wrote to `output` (their ids
+    and reports must be the first rows of the reports file, in order); a cut-off last line is dropped. An output
+    holding anything else is refused, not overwritten."""
+    output = Path(output)
+    if not output.exists():
+        return []
+    if not output.is_file():
+        raise DataFileError(f"-o {output}: is not a file; give a file path for the predictions")
+    data = output.read_bytes()
+    lines = data.split(b"\n")
+    if lines and lines[-1].strip():  # killed in the middle of a line: keep the whole lines only
+        data = b"\n".join(lines[:-1]) + (b"\n" if len(lines) > 1 else b"")
+        output.write_bytes(data)
     try:
-        replies = generation.generate(model, tokenizer, prompts, args.max_new_tokens, args.batch_size, desc="predict",
-                                      constrain=None if args.free else triage.enums(values))
-    except generation.PromptTooLong as e:
-        raise DataFileError(f"{args.reports}: row {e.index + 1}: the report is too long for the model: {e.tokens} "
-                            f"tokens with the prompt, and with --max-new-tokens {args.max_new_tokens} more than its "
-                            f"context of {e.context} tokens; shorten or split it") from None
-    texts = [triage.to_spec(text, values) for text, _ in replies]  # the spec's label values, whatever it was trained on
-    rows = [{"id": r["id"], "report": r["report"], "output": text, "prediction": triage.parse_lenient(text),
-             "format_conformance": triage.parse_strict(text) is not None} for r, text in zip(reports, texts)]
-    write_jsonl(args.output, rows)
-    conformant = sum(r["format_conformance"] for r in rows)
-    print(f"wrote {len(rows)} predictions to {args.output} ({conformant} spec-conformant)", file=sys.stderr)
+        rows = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        rows = None
+    if rows is None or len(rows) > len(reports) or any(
+            not isinstance(row, dict) or row.get("id") != r["id"] or row.get("report") != r["report"] or "output" not in row
+            for row, r in zip(rows, reports)):
+        raise DataFileError(f"-o {output}: exists and is not an earlier run of this command on these reports; "
+                            "choose a new path, or delete it to start again")
+    return rows
 
 
 def _predictions(path: Path) -> dict:

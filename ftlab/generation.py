@@ -42,8 +42,9 @@ MIN_SHARED = 32
 
 
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate",
-             constrain: dict[str, tuple[str, ...]] | None = None, json_within: int | None = None):
+             constrain: dict[str, tuple[str, ...]] | None = None, json_within: int | None = None, progress: bool = True):
     """Greedy replies to chat `prompts` (lists of messages), as (text, seconds per row) in input order.
+    `progress`: tqdm's bar over the batches (a caller with its own progress line turns it off).
     `constrain` ({"severity": SEVERITIES, ...}) limits those fields' string values to the allowed ones (EnumValues).
     `json_within` stops a reply whose first that many non-space characters hold no `{` (NoJsonStart).
 
@@ -70,7 +71,7 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
     shared = shared if shared >= MIN_SHARED else 0
     with torch.inference_mode():
         prefix_cache = model(input_ids=torch.tensor([encoded[0][:shared]], device=device), use_cache=True).cache if shared else None
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=None):
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=None if progress else True):
         batch = order[start:start + batch_size]
         own = [encoded[i][shared:] for i in batch]
         width = max(map(len, own))

@@ -194,3 +194,27 @@ def test_adapter_on_the_wrong_base_is_a_clear_error(tmp_path, adapter_dir):
                                          num_attention_heads=2, num_key_value_heads=1))
     with pytest.raises(models.ModelSourceError, match="does not fit this base model"):
         models.load_adapter(other, adapter_dir)
+
+
+def test_predict_reports_progress_writes_as_it_goes_and_resumes(tmp_path, adapter_dir):
+    """Batch jobs: a progress line with the time left on stderr, rows written chunk by chunk, and a rerun after a
+    kill goes on from the rows already written (a cut-off last line dropped) with the same replies."""
+    reports = [f"payments-api {i}: error rate {10 * i}% since 09:{i:02d}, checkout failing for some users." for i in range(6)]
+    write_jsonl(tmp_path / "reports.jsonl", [{"id": i, "report": r} for i, r in enumerate(reports)])
+    args = ("predict", "reports.jsonl", "-o", "preds.jsonl", "--adapter", adapter_dir, "--max-new-tokens", 12,
+            "--batch-size", 1)
+    done = ftlab(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "predict: 4/6 rows" in done.stderr and "predict: 6/6 rows" in done.stderr and "left" in done.stderr
+    full = (tmp_path / "preds.jsonl").read_text()
+    lines = full.splitlines(True)
+    (tmp_path / "preds.jsonl").write_text("".join(lines[:2]) + lines[2][:25])  # killed while writing row 3
+    done = ftlab(*args, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "resuming preds.jsonl: 2 of 6 rows already written" in done.stderr
+    assert (tmp_path / "preds.jsonl").read_text() == full
+    # An output that holds something else is refused, not overwritten or appended to.
+    (tmp_path / "other.jsonl").write_text('{"id": 9, "note": "mine"}\n')
+    done = ftlab("predict", "reports.jsonl", "-o", "other.jsonl", "--adapter", adapter_dir, cwd=tmp_path)
+    assert done.returncode == 1 and "-o other.jsonl: exists and is not an earlier run" in done.stderr
+    assert (tmp_path / "other.jsonl").read_text() == '{"id": 9, "note": "mine"}\n' and "Traceback" not in done.stderr

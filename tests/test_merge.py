@@ -112,7 +112,7 @@ def test_predict_on_a_merged_model_asks_it_as_its_adapter_was_trained(tmp_path, 
     (merged / merge.MERGE_FILE).write_text(json.dumps({"prompt": "short", "answer_order": "spec", "label_values": "words"}))
     asked = {}
 
-    def replies(model, tokenizer, prompts, max_new_tokens, batch_size, desc="", constrain=None):
+    def replies(model, tokenizer, prompts, max_new_tokens, batch_size, desc="", constrain=None, progress=True):
         asked.update(system=prompts[0][0]["content"], constrain=constrain)
         return [('{"severity": "critical", "category": "outage"}', 0.1)] * len(prompts)
 
