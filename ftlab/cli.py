@@ -13,6 +13,7 @@ row's report is used for faithfulness and the --train baselines). ftlab/labels.p
 """
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -64,6 +65,19 @@ def refuse_overlap(output: Path, inputs: dict[str, Path]) -> None:
             raise DataFileError(f"-o {output}: {relation} {what}; write to a path outside it")
 
 
+def writable_output(output: Path, kind: str = "file") -> None:
+    """Stop before a model loads when `output` cannot be written: its folder is a file or missing parts of the path
+    are files, it is a directory where a file is wanted, or the folder is not writable."""
+    out = Path(output)
+    if kind == "file" and out.is_dir():
+        raise DataFileError(f"-o {output}: is a directory; give a file path for the output")
+    parent = next((p for p in [out.parent, *out.parent.parents] if p.exists()), Path("."))
+    if not parent.is_dir():
+        raise DataFileError(f"-o {output}: {parent} is a file, not a folder; choose an output path in a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise DataFileError(f"-o {output}: the folder {parent} is not writable; choose another output path")
+
+
 def refuse_clobber(output: Path, marker: str, force: bool) -> None:
     """Stop before any work when `output` exists and is not an earlier output of the same command (a directory
     holding `marker`) or an empty directory: replacing it would delete the user's file or folder (`ftlab merge -o
@@ -101,6 +115,7 @@ def _reports(path: Path) -> list[dict]:
 
 def predict(args) -> None:
     refuse_overlap(args.output, {"reports file": args.reports, "adapter": args.adapter})
+    writable_output(args.output)
     reports = _reports(args.reports)
     if args.adapter:
         _exists(args.adapter, "the adapter directory")
@@ -196,6 +211,7 @@ def score(args) -> None:
     if args.output:
         refuse_overlap(args.output, {"predictions file": args.predictions, "labels file": args.labels,
                                      "training file": args.train})
+        writable_output(args.output)
     gold_rows, fields = labels.read(_exists(args.labels, "the labels file"))
     _exists(args.predictions, "the predictions file")
     predictions = _predictions(args.predictions)
@@ -253,6 +269,7 @@ def merge(args) -> None:
     _exists(args.adapter, "the adapter directory")
     refuse_overlap(args.output, {"adapter": args.adapter, "--check data": args.data if args.check else None})
     refuse_clobber(args.output, merging.MERGE_FILE, args.force)
+    writable_output(args.output, kind="directory")
     info = merging.merge(args.adapter, args.output, base=args.base, qlora_base=args.qlora_base,
                          check_rows=args.check, check_data=args.data, max_new_tokens=args.max_new_tokens,
                          batch_size=args.batch_size)

@@ -93,3 +93,24 @@ def test_merge_refuses_to_replace_a_file_or_folder_it_did_not_write(project):
         with pytest.raises(BaseException) as raised:
             cli.main(["merge", "--adapter", "models/lora", "-o", out])
         assert "did not write" not in str(raised.value)
+
+
+@pytest.mark.parametrize("command", [
+    ["predict", "reports.jsonl", "--adapter", "models/lora", "-o"],
+    ["merge", "--adapter", "models/lora", "-o"],
+    ["score", "reports.jsonl", "labels.jsonl", "-o"],
+])
+def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(project, command):
+    """-o under a regular file (or, for files, a directory) was found out only after the model had loaded and
+    generated: now one line naming -o, before anything loads."""
+    write_jsonl(project / "labels.jsonl", [{"id": 1, "severity": "SEV1", "category": "outage"}])
+    (project / "notes.txt").write_text("mine")
+    before = _tree(project)
+    with pytest.raises(SystemExit, match="-o notes.txt/out/p.jsonl: notes.txt is a file, not a folder"):
+        cli.main([*command, "notes.txt/out/p.jsonl"])
+    if command[0] != "merge":
+        (project / "adir").mkdir()
+        with pytest.raises(SystemExit, match="-o adir: is a directory"):
+            cli.main([*command, "adir"])
+        (project / "adir").rmdir()
+    assert _tree(project) == before
