@@ -146,7 +146,8 @@ CASES |= {
     "c-real-ep2": {**_W, "max_train_rows": None, "sources": "real", "sft.num_train_epochs": 2},
     "c-real-lr1e-3": {**_W, "max_train_rows": None, "sources": "real", "sft.learning_rate": 1e-3},
 }
-# The data-scaling curve (notes/decision.md section 10): N real rows, with or without every generated row beside.
+# The data-scaling curve (notes/decision.md section 10): N real rows, with or without every generated row beside
+# (g-gen, g-real and g-both are its 0 and all-rows points).
 for _n in (50, 100, 200, 400):
     CASES[f"g-real{_n}"] = {**_MIX, "sources": "real", "real_rows": _n}
     CASES[f"g-both{_n}"] = {**_MIX, "sources": "both", "real_rows": _n}
@@ -235,6 +236,18 @@ def label_scores(model, tokenizer, real: list[dict], prompt: str, order: str, va
         out[f"{field}_accuracy"] = round(sum(spec.get(s.get(f"{field}_scored")) in r.get(f"{field}_ok", [r[field]])
                                              for s, r in zip(scores, real)) / len(real), 4)
     return out
+
+
+def baselines_only(name: str, overrides: dict) -> dict:
+    """A case's reference points without training: the majority class and the classic baseline fitted on the case's
+    rows, scored on every real split (the data-scaling curve's classic line costs seconds)."""
+    train_rows = training_rows(overrides)
+    references = {split: by_kind for split, by_kind in reference_rows(train_rows).items() if split != "test"}
+    return {"case": name, "seed": None, "overrides": overrides,
+            "train_rows": {s: sum(r.get("source", "generated") == s for r in train_rows) for s in ("generated", "real")},
+            "baselines": {f"{split}_{kind}_{m}": round(sum(r[m] for r in rows) / len(rows), 4)
+                          for split, by_kind in references.items() for kind, rows in by_kind.items()
+                          for m in metrics.LABEL_METRICS}}
 
 
 def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
@@ -337,6 +350,8 @@ def main() -> None:
                              "(default: the development set, data/real/dev.jsonl)")
     parser.add_argument("--constrained-only", action="store_true", help="decode only under the label constraints")
     parser.add_argument("--no-test", action="store_true", help="do not generate on the generated test split")
+    parser.add_argument("--baselines-only", action="store_true",
+                        help="no training: each case's majority and classic baselines on the real splits")
     parser.add_argument("--eval-rows", type=int, default=None, help="score only the first N rows of each split (a smoke test)")
     args = parser.parse_args()
     globals()["REAL"] = args.real or REAL
@@ -346,6 +361,11 @@ def main() -> None:
                "baselines": classic(), "cases": []}
     print(json.dumps(results["baselines"]), flush=True)
     for name in args.cases.split(","):
+        if args.baselines_only:
+            results["cases"].append(baselines_only(name, {**CASES[name], **extra}))
+            print(json.dumps(results["cases"][-1]["baselines"]), flush=True)
+            write_json(args.out / "decision.json", results)
+            continue
         for seed in (int(s) for s in args.seeds.split(",")):
             results["cases"].append(run_case(name, {**CASES[name], **extra}, seed, args, args.work or args.out / "work"))
             row = {k: v for k, v in results["cases"][-1].items() if k not in ("params", "overrides")}

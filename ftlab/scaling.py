@@ -8,8 +8,8 @@ nested), with or without the generated rows beside them, scored on the held-out 
     dvc queue start --jobs 1 && dvc queue status        # wait until every experiment has run
     python -m ftlab.scaling exps                       # metrics/scaling.json and notes/scaling.png
 
-    # bench/decision.py's cases of the same recipe and row choice (as measured on 2026-12-06):
-    python -m ftlab.scaling bench bench/out/decision/<file>.json ...
+    # bench/decision.py's cases of the same recipe and row choice, and pipeline runs' metrics (2026-12-06):
+    python -m ftlab.scaling bench bench/out/decision/<file>.json ... [--pipeline EVAL.json PREPARE.json SEED]
 
 Both write metrics/scaling.json ({"points": [...], "source": ...}: per N the fine-tune's and the classic
 baseline's accuracy on each label, the mean over seeds with its range, and a 95% Wilson interval of one run) and
@@ -41,10 +41,13 @@ def summarize(runs: list[dict], rows: int, source: str) -> dict:
         grouped[(run["generated"], run["real_rows"])].append(run)
     points = []
     for (generated, real_rows), group in sorted(grouped.items(), key=lambda kv: (kv[0][0], kv[0][1])):
-        point = {"generated": generated, "real_rows": real_rows, "seeds": sorted(r["seed"] for r in group)}
+        point = {"generated": generated, "real_rows": real_rows,
+                 "seeds": sorted(r["seed"] for r in group if r.get("lora_severity") is not None)}
         for model in ("lora", "classic", "majority"):
             for field in FIELDS:
-                values = [r[f"{model}_{field}"] for r in group]
+                values = [r[f"{model}_{field}"] for r in group if r.get(f"{model}_{field}") is not None]
+                if not values:  # a point with the baselines only (no fine-tune trained there)
+                    continue
                 mean = round(sum(values) / len(values), 4)
                 point[f"{model}_{field}"] = mean
                 point[f"{model}_{field}_min"], point[f"{model}_{field}_max"] = min(values), max(values)
@@ -53,23 +56,36 @@ def summarize(runs: list[dict], rows: int, source: str) -> dict:
     return {"rows": rows, "source": source, "points": points}
 
 
-def from_decision(paths: list[Path], split: str = "reports") -> dict:
-    """Points from bench/decision.py results: every case that names its sources, scored on `split`."""
-    runs, rows = [], 0
+def from_decision(paths: list[Path], split: str = "reports", pipeline: list[tuple[Path, Path, int]] = ()) -> dict:
+    """Points from bench/decision.py results (every case that names its sources, scored on `split`) and from pipeline
+    runs ((metrics/eval.json, metrics/prepare.json, training seed) of `make repro`)."""
+    runs = [from_pipeline(*run) for run in pipeline]
+    rows = runs[0]["rows"] if runs else 0
     for path in paths:
         data = json.loads(path.read_text())
         for case in data["cases"]:
             key = f"{split}_constrained"
-            if key not in case or "train_rows" not in case:
+            if "train_rows" not in case or f"{split}_classic_severity_accuracy" not in case.get("baselines", {}):
                 continue
             rows = rows or _rows(path, split)
             base = case["baselines"]
             runs.append({"real_rows": case["train_rows"]["real"], "generated": case["train_rows"]["generated"] > 0,
                          "seed": case["seed"],
-                         **{f"lora_{f}": case[key][f"{f}_accuracy"] for f in FIELDS},
+                         **{f"lora_{f}": case[key][f"{f}_accuracy"] if key in case else None for f in FIELDS},
                          **{f"{kind}_{f}": base[f"{split}_{kind}_{f}_accuracy"] for kind in ("classic", "majority")
                             for f in FIELDS}})
-    return summarize(runs, rows, f"bench/decision.py: {', '.join(map(str, paths))}")
+    sources = [f"bench/decision.py: {', '.join(map(str, paths))}"] if paths else []
+    sources += [f"make repro: {run[0]}" for run in pipeline]
+    return summarize(runs, rows, "; ".join(sources))
+
+
+def from_pipeline(eval_path: Path, prepare_path: Path, seed: int) -> dict:
+    """One run from a pipeline run's metrics/eval.json (its `real` split) and metrics/prepare.json (rows by source)."""
+    ev, prep = json.loads(Path(eval_path).read_text()), json.loads(Path(prepare_path).read_text())
+    return {"real_rows": prep.get("train_rows_real", 0),
+            "generated": prep.get("train_rows_generated", prep.get("train_rows", 0)) > 0, "seed": seed,
+            **{f"{model}_{f}": ev["real"][model][f"{f}_accuracy"] for model in ("lora", "classic", "majority") for f in FIELDS},
+            "rows": ev["real"]["lora"]["rows"]}
 
 
 def _rows(path: Path, split: str) -> int:
@@ -107,7 +123,9 @@ def table(result: dict) -> list[str]:
     for p in result["points"]:
         cells = []
         for f in FIELDS:
-            cells += [f"{p[f'lora_{f}']:.3f} ({p[f'lora_{f}_min']:.3f}-{p[f'lora_{f}_max']:.3f})", f"{p[f'classic_{f}']:.3f}"]
+            lora = (f"{p[f'lora_{f}']:.3f} ({p[f'lora_{f}_min']:.3f}-{p[f'lora_{f}_max']:.3f})" if f"lora_{f}" in p
+                    else "not trained")
+            cells += [lora, f"{p[f'classic_{f}']:.3f}"]
         lines.append(f"| {p['real_rows']} | {'yes' if p['generated'] else 'no'} | {len(p['seeds'])} | " + " | ".join(cells) + " |")
     return lines
 
@@ -124,26 +142,31 @@ def draw(result: dict, path: Path = FIGURE) -> None:
             points = [p for p in result["points"] if p["generated"] == generated]
             if not points:
                 continue
-            x = [max(p["real_rows"], 1) for p in points]
             suffix = " + generated rows" if generated else ", real rows only"
             for model, colour in (("lora", "tab:blue"), ("classic", "tab:orange")):
-                y = [p[f"{model}_{field}"] for p in points]
-                low = [p[f"{model}_{field}_ci"][0] for p in points]
-                high = [p[f"{model}_{field}_ci"][1] for p in points]
+                have = [p for p in points if f"{model}_{field}" in p]
+                if not have:
+                    continue
+                x = [p["real_rows"] for p in have]
+                y = [p[f"{model}_{field}"] for p in have]
+                low = [p[f"{model}_{field}_ci"][0] for p in have]
+                high = [p[f"{model}_{field}_ci"][1] for p in have]
                 ax.plot(x, y, style, marker="o", color=colour, label=f"{'LoRA' if model == 'lora' else 'TF-IDF + LR'}{suffix}")
                 ax.fill_between(x, low, high, color=colour, alpha=0.08 if generated else 0.15)
                 if model == "lora":
-                    ax.vlines(x, [p[f"lora_{field}_min"] for p in points], [p[f"lora_{field}_max"] for p in points],
+                    ax.vlines(x, [p[f"lora_{field}_min"] for p in have], [p[f"lora_{field}_max"] for p in have],
                               color=colour, linewidth=3, alpha=0.5)
         majority = [p["majority_" + field] for p in result["points"] if p["real_rows"]]
         if majority:
             ax.axhline(max(majority), color="grey", linestyle=":", label="majority class (most frequent real label)")
         ax.set_xscale("symlog", linthresh=50)
+        ticks = sorted({p["real_rows"] for p in result["points"]})
+        ax.set_xticks(ticks, [str(t) for t in ticks])
         ax.set_xlabel("real training rows (0 = generated rows only)")
         ax.set_title(f"{field} accuracy on the held-out real reports ({result['rows']} rows)")
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("accuracy (inside the ok-lists)")
-    axes[1].legend(fontsize=7, loc="lower right")
+    axes[0].legend(fontsize=7, loc="lower right")
     fig.text(0.01, 0.01, "bands: 95% Wilson interval of one run; bars: range over seeds. " + result["source"][:120], fontsize=6)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -155,7 +178,17 @@ def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("exps", "bench"):
         print(__doc__, file=sys.stderr)
         return 2
-    result = from_exps() if argv[0] == "exps" else from_decision([Path(a) for a in argv[1:]])
+    if argv[0] == "exps":
+        result = from_exps()
+    else:  # bench FILE.json ... [--pipeline EVAL.json PREPARE.json SEED]...
+        files, pipeline, rest = [], [], list(argv[1:])
+        while rest:
+            if rest[0] == "--pipeline":
+                pipeline.append((Path(rest[1]), Path(rest[2]), int(rest[3])))
+                rest = rest[4:]
+            else:
+                files.append(Path(rest.pop(0)))
+        result = from_decision(files, pipeline=pipeline)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     draw(result)
     print("\n".join(table(result)))
