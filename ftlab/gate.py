@@ -161,3 +161,17 @@ def first_n(rows: list, n: int | None, seed: int) -> list:
     shuffled = list(rows)
     random.Random(seed).shuffle(shuffled)
     return shuffled if n is None else shuffled[:n]
+
+
+def interleave(a: list, b: list) -> list:
+    """Both lists in one, each in its own order, spread in proportion: any prefix holds both in about their
+    overall shares."""
+    out, i, j = [], 0, 0
+    while i < len(a) or j < len(b):
+        if j >= len(b) or (i < len(a) and (i + 1) * len(b) <= (j + 1) * len(a)):
+            out.append(a[i])
+            i += 1
+        else:
+            out.append(b[j])
+            j += 1
+    return out

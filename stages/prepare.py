@@ -108,12 +108,13 @@ def stats_of(task, shape, raw, real_train, kept, rejected, leakage, max_tokens, 
 
 def split_rows(p, chats: list[dict], task: str) -> dict:
     """Generated rows: a stratified test / val / train split, then `mix.generated` of the train rows; real
-    training rows: `mix.real` of them, all in train (the real evaluation files are the real-text test)."""
+    training rows: `mix.real` of them, all in train (the real evaluation files are the real-text test). The two
+    sources are interleaved in proportion, so the first N training rows (train_*.max_train_rows) hold both."""
     label = (lambda c: (c["severity"], c["category"])) if task == "triage" else (lambda c: c.get("category", ""))
     generated = [c for c in chats if c["source"] == "generated"]
     splits = gate.stratified_split(generated, label, p.test_fraction, p.val_fraction, p.seed)
-    splits["train"] = (gate.first_n(splits["train"], p.mix.generated, p.seed)
-                       + gate.first_n([c for c in chats if c["source"] == "real"], p.mix.real, p.seed))
+    splits["train"] = gate.interleave(gate.first_n(splits["train"], p.mix.generated, p.seed),
+                                      gate.first_n([c for c in chats if c["source"] == "real"], p.mix.real, p.seed))
     return splits
 
 

@@ -330,3 +330,10 @@ def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
         assert expected in problems, expected
     assert corpus.source_key("https://acme.statuspage.io/incidents/1") == "acme.statuspage.io"
     assert corpus.source_key("https://status.example.co.uk/x") == "example.co.uk"
+
+
+def test_interleave_keeps_each_order_and_spreads_in_proportion():
+    mixed = gate.interleave([f"g{i}" for i in range(6)], [f"r{i}" for i in range(3)])
+    assert [x for x in mixed if x[0] == "g"] == [f"g{i}" for i in range(6)] and [x for x in mixed if x[0] == "r"] == ["r0", "r1", "r2"]
+    assert all(1 <= sum(x[0] == "r" for x in mixed[k:k + 3]) for k in range(0, 9, 3))  # every third row is real
+    assert gate.interleave([1, 2], []) == [1, 2] and gate.interleave([], [3]) == [3]
