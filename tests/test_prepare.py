@@ -232,22 +232,28 @@ def real_records(n: int) -> list[dict]:
     return read_jsonl(REPO / "data/real/train.jsonl")[:n]
 
 
-def test_real_training_rows_reach_only_train_and_the_gate_refuses_evaluation_texts(tmp_path, tiny_model_dir):
-    """Two sources: the real rows go to train only, tagged with their source and counted; a real training text
-    that copies a report of either real evaluation file (held-out or development) is refused, never trained on."""
+def two_sources(tmp_path, tiny_model_dir, generated: list[dict], real: list[dict]):
+    """A working directory whose prepare reads `generated` (prepare.source) and `real` (prepare.real_train), all of both."""
     cwd = workdir(tmp_path, tiny_model_dir, file="in/rows.jsonl")
     data = yaml.safe_load((cwd / "params.yaml").read_text())
     data["prepare"].update(real_train="in/real.jsonl", mix={"generated": None, "real": None})
     (cwd / "params.yaml").write_text(yaml.safe_dump(data))
     (cwd / "in").mkdir()
-    write_jsonl(cwd / "in/rows.jsonl", synth.generate(160, 7))
+    write_jsonl(cwd / "in/rows.jsonl", generated)
+    write_jsonl(cwd / "in/real.jsonl", real)
+    return cwd, data
+
+
+def test_real_training_rows_reach_only_train_and_the_gate_refuses_evaluation_texts(tmp_path, tiny_model_dir):
+    """Two sources: the real rows go to train only, tagged with their source and counted; a real training text
+    that copies a report of either real evaluation file (held-out or development) is refused, never trained on."""
     held_out, dev = (read_jsonl(REPO / f"data/real/{name}.jsonl") for name in ("reports", "dev"))
     good = real_records(12)
     copied = [dict(good[0], id="copies-eval", report=held_out[5]["report"]),
               dict(good[1], id="copies-dev", report="  " + dev[7]["report"].upper()),
               dict(good[2], id="near-eval", report=held_out[9]["report"] + " Any update?"),
               dict(good[3], id="no-rationale", rationale="")]
-    write_jsonl(cwd / "in/real.jsonl", good + copied)
+    cwd, data = two_sources(tmp_path, tiny_model_dir, synth.generate(160, 7), good + copied)
     run_stage("prepare", cwd)
     splits, rejected, stats, meta = outputs(cwd)
 
@@ -288,13 +294,8 @@ def test_real_training_rows_reach_only_train_and_the_gate_refuses_evaluation_tex
 
 
 def test_a_real_corpus_file_with_bad_labels_stops_prepare_naming_the_line(tmp_path, tiny_model_dir):
-    cwd = workdir(tmp_path, tiny_model_dir, file="in/rows.jsonl")
-    data = yaml.safe_load((cwd / "params.yaml").read_text())
-    data["prepare"].update(real_train="in/real.jsonl", mix={"generated": None, "real": None})
-    (cwd / "params.yaml").write_text(yaml.safe_dump(data))
-    (cwd / "in").mkdir()
-    write_jsonl(cwd / "in/rows.jsonl", synth.generate(32, 7))
-    write_jsonl(cwd / "in/real.jsonl", [*real_records(2), dict(real_records(3)[2], severity="P1")])
+    cwd, data = two_sources(tmp_path, tiny_model_dir, synth.generate(32, 7),
+                            [*real_records(2), dict(real_records(3)[2], severity="P1")])
     result = run_stage("prepare", cwd, check=False)
     assert result.returncode == 1 and result.stderr.strip().splitlines()[-1].startswith("error: in/real.jsonl: line 3")
     assert "severity" in result.stderr and "Traceback" not in result.stderr
