@@ -137,7 +137,8 @@ def predict(args) -> None:
         print(f"resuming {args.output}: {len(done)} of {len(reports)} rows already written", file=sys.stderr)
     conformant, started = sum(r["format_conformance"] for r in done), time.perf_counter()
     chunk = max(1, args.batch_size) * 4  # rows decoded, then written, at a time: a kill loses at most this many
-    with open(args.output, "a", encoding="utf-8") as out:
+    out = None  # opened at the first rows to write: a run that fails on its first chunk leaves no file
+    try:
         for start in range(0, len(todo), chunk):
             part = todo[start:start + chunk]
             # Prompts are built and tokenized per chunk: 100,000 rows do not wait for each other's tokenization.
@@ -146,10 +147,13 @@ def predict(args) -> None:
                                               args.max_new_tokens, args.batch_size, desc="predict",
                                               constrain=None if args.free else triage.enums(values), progress=False)
             except generation.PromptTooLong as e:
-                raise DataFileError(f"{args.reports}: row {len(done) + start + e.index + 1}: the report is too long for "
-                                    f"the model: {e.tokens} tokens with the prompt, and with --max-new-tokens "
-                                    f"{args.max_new_tokens} more than its context of {e.context} tokens; shorten or split "
-                                    f"it (rows before it are written; run the same command again to go on)") from None
+                written = len(done) + start
+                raise DataFileError(f"{args.reports}: row {written + e.index + 1}: the report is too long for the model: "
+                                    f"{e.tokens} tokens with the prompt, and with --max-new-tokens {args.max_new_tokens} "
+                                    f"more than its context of {e.context} tokens; shorten or split it"
+                                    + (f" ({written} rows before it are in {args.output}; run the same command again "
+                                       "to go on)" if written else "")) from None
+            out = out or open(args.output, "a", encoding="utf-8")
             for r, (text, _) in zip(part, replies):
                 text = triage.to_spec(text, values)  # the spec's label values, whatever it was trained on
                 row = {"id": r["id"], "report": r["report"], "output": text, "prediction": triage.parse_lenient(text),
@@ -161,6 +165,9 @@ def predict(args) -> None:
             rate = written / (time.perf_counter() - started)
             print(f"predict: {len(done) + written}/{len(reports)} rows, {rate:.2f} rows/s, "
                   f"about {_duration((len(todo) - written) / rate)} left", file=sys.stderr, flush=True)
+    finally:
+        if out is not None:
+            out.close()
     print(f"wrote {len(reports)} predictions to {args.output} ({conformant} spec-conformant)", file=sys.stderr)
 
 
