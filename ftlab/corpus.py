@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from ftlab import gate, triage
+from ftlab.io import DataFileError, read_jsonl
 
 KEYS = ("id", "report", "source_url", "source_kind", "licence", "severity", "severity_ok", "category", "category_ok",
         "affected_services", "rationale")
@@ -60,10 +61,6 @@ def source_key(url: str) -> str:
     if len(parts) >= 3 and len(parts[-1]) == 2 and parts[-2] in ("co", "com", "org", "net", "ac", "gov", "edu"):
         return ".".join(parts[-3:])
     return ".".join(parts[-2:])
-
-
-def read(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
 def record_problems(r: dict) -> list[str]:
@@ -117,7 +114,7 @@ def near_duplicates(rows: list[dict], others: list[dict]) -> list[tuple[str, str
 
 def check(path: Path, evaluation: tuple[Path, ...] = EVALUATION) -> list[str]:
     """Every problem of a training corpus, one line each ([] when it passes)."""
-    rows, held_out = read(path), [r for f in evaluation for r in read(f)]
+    rows, held_out = read_jsonl(path), [r for f in evaluation for r in read_jsonl(f)]
     problems = [f"{path}: {r.get('id')}: {p}" for r in rows for p in record_problems(r)]
     for field in ("id", "source_url"):
         counts = Counter(r.get(field) for r in rows)
@@ -138,11 +135,11 @@ def merge(out: Path, parts: list[Path], seed: int = 20261206) -> dict:
     rest are shuffled (fixed seed) and numbered train-0001, ... Returns the counts."""
     import random
 
-    held_out = [r for f in EVALUATION for r in read(f)]
+    held_out = [r for f in EVALUATION for r in read_jsonl(f)]
     evaluation_keys = {source_key(r["source_url"]) for r in held_out}
     kept, urls, per_key, dropped = [], set(), Counter(), Counter()
     for part in parts:
-        for r in read(part):
+        for r in read_jsonl(part):
             key = source_key(str(r.get("source_url")))
             reason = ("format: " + "; ".join(p)) if (p := record_problems(r)) else (
                 "repeated url" if r["source_url"] in urls else
@@ -168,8 +165,8 @@ def agreement(a_path: Path, b_path: Path) -> dict:
     other's _ok list, and Cohen's kappa on the preferred labels (scikit-learn)."""
     from sklearn.metrics import cohen_kappa_score
 
-    a = {r["id"]: r for r in read(a_path)}
-    b = [r for r in read(b_path) if r["id"] in a]
+    a = {r["id"]: r for r in read_jsonl(a_path)}
+    b = [r for r in read_jsonl(b_path) if r["id"] in a]
     out = {"rows": len(b)}
     for field in triage.ENUMS:
         first, second = [a[r["id"]][field] for r in b], [r[field] for r in b]
@@ -185,6 +182,14 @@ def agreement(a_path: Path, b_path: Path) -> dict:
 
 
 def main(argv: list[str]) -> int:
+    try:
+        return _main(argv)
+    except DataFileError as e:  # a missing or unreadable file: one line, no traceback
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+def _main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("check", "merge", "agreement"):
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2

@@ -89,8 +89,10 @@ def from_pipeline(eval_path: Path, prepare_path: Path, seed: int) -> dict:
 
 
 def _rows(path: Path, split: str) -> int:
+    from ftlab.io import read_jsonl
+
     real = Path(f"data/real/{split}.jsonl")
-    return sum(1 for line in real.read_text().splitlines() if line.strip()) if real.is_file() else 0
+    return len(read_jsonl(real)) if real.is_file() else 0
 
 
 def from_exps() -> dict:

@@ -310,7 +310,7 @@ def test_the_committed_real_corpus_passes_its_checks():
     from ftlab import corpus
 
     assert corpus.check(REPO / "data/real/train.jsonl", tuple(REPO / p for p in corpus.EVALUATION)) == []
-    assert len(corpus.read(REPO / "data/real/train.jsonl")) >= 600
+    assert len(read_jsonl(REPO / "data/real/train.jsonl")) >= 600
 
 
 def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
