@@ -115,7 +115,9 @@ def from_exps() -> dict:
                             for f in FIELDS}})
     if not runs:
         raise RuntimeError("no DVC experiment with metrics/eval.json found: run the sweep first (python -m ftlab.scaling)")
-    return summarize(runs, rows, "dvc exp show")
+    # `dvc exp show` lists the workspace beside its commit: the same run twice counts once.
+    unique = list({(r["real_rows"], r["generated"], r["seed"]): r for r in runs}.values())
+    return summarize(unique, rows, "dvc exp show")
 
 
 def table(result: dict) -> list[str]:

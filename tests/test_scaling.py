@@ -37,3 +37,24 @@ def test_points_group_seeds_by_rows_and_sources(tmp_path, monkeypatch):
     assert lines[2].startswith("| 50 | no | 2 | 0.600 (0.500-0.700) | 0.550 |") and "| 50 | yes | 1 |" in lines[3]
     scaling.draw(result, tmp_path / "curve.png")
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_points_from_dvc_experiments_in_dvc_exp_shows_json_shape(monkeypatch):
+    """`dvc exp show --json` (the shape DVC 3 prints: the workspace and each commit, experiments under them): one
+    point per (real rows, generated, seed), the workspace's copy of its commit counted once."""
+    import subprocess
+
+    def exp(seed, real, lora):
+        real_split = {m: {"rows": 110, "severity_accuracy": s, "category_accuracy": 0.9}
+                      for m, s in (("lora", lora), ("classic", 0.6), ("majority", 0.5))}
+        metrics = {"metrics/eval.json": {"data": {"real": real_split}},
+                   "metrics/prepare.json": {"data": {"train_rows_real": real, "train_rows_generated": 679}}}
+        params = {"params.yaml": {"data": {"prepare": {}, "train_lora": {"sft": {"seed": seed}}}}}
+        return {"data": {"params": params, "metrics": metrics}}
+
+    shown = [{"rev": "workspace", **exp(42, 720, 0.6)},
+             {"rev": "abc", **exp(42, 720, 0.6), "experiments": [{"revs": [exp(43, 720, 0.7), exp(42, 50, 0.4)]}]}]
+    monkeypatch.setattr(subprocess, "run", lambda *a, **k: subprocess.CompletedProcess(a, 0, json.dumps(shown), ""))
+    result = scaling.from_exps()
+    assert [(p["real_rows"], p["seeds"]) for p in result["points"]] == [(50, [42]), (720, [42, 43])]
+    assert result["points"][1]["lora_severity"] == 0.65 and result["rows"] == 110
