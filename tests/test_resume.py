@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -196,8 +197,23 @@ def test_two_runs_with_the_same_params_at_once_both_finish(tmp_path, data_dir, t
         assert first.poll() is None, first.stderr.read()[-3000:]
         assert time.time() < deadline, "the first run saved no checkpoint within 240 s"
         time.sleep(0.05)
+    # The first is paused, lock held, until the second has met the lock: on a slow machine the first could
+    # otherwise finish while the second is still importing torch, and the two would never overlap (CI, 2026-12-06).
+    os.kill(first.pid, signal.SIGSTOP)
     second = start("b")
-    _, err_second = second.communicate(timeout=300)
+    err_lines = []
+    reader = threading.Thread(target=lambda: err_lines.extend(second.stderr), daemon=True)
+    reader.start()
+    try:
+        while not any("waiting: another process" in line for line in err_lines):
+            assert second.poll() is None or any("waiting" in line for line in err_lines), "".join(err_lines)[-3000:]
+            assert time.time() < deadline + 240, "the second run never met the first's lock"
+            time.sleep(0.05)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    second.wait(timeout=300)
+    reader.join(timeout=30)
+    err_second = "".join(err_lines)
     _, err_first = first.communicate(timeout=300)
     assert first.returncode == 0, err_first[-3000:]
     assert second.returncode == 0, err_second[-3000:]

@@ -213,7 +213,7 @@ def test_label_values_words_trains_on_words_and_its_replies_come_back_as_the_spe
     # decoder for (the words) and what it does with a reply (the spec's value back, the rest byte for byte).
     asked = {}
 
-    def replies(model, tokenizer, prompts, max_new_tokens, batch_size, desc="", constrain=None):
+    def replies(model, tokenizer, prompts, max_new_tokens, batch_size, desc="", constrain=None, **_):
         asked["constrain"] = constrain
         return [(triage.from_spec(row["messages"][2]["content"], "words"), 0.1)] * len(prompts)
 
