@@ -235,6 +235,10 @@ def label_scores(model, tokenizer, real: list[dict], prompt: str, order: str, va
         spec = dict(zip(triage.enums(values)[field], allowed))
         out[f"{field}_accuracy"] = round(sum(spec.get(s.get(f"{field}_scored")) in r.get(f"{field}_ok", [r[field]])
                                              for s, r in zip(scores, real)) / len(real), 4)
+    # Every row's log-probabilities, in the spec's values, for decision rules studied after the run (notes/decision.md).
+    out["rows"] = [{"id": r["id"], **{field: [s[f"{field}_logprobs"][v] for v in triage.enums(values)[field]]
+                                      for field in triage.ENUMS if f"{field}_logprobs" in s}}
+                   for s, r in zip(scores, real)]
     return out
 
 

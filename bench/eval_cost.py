@@ -64,7 +64,7 @@ def main() -> None:
                         generation.MIN_SHARED, kept = 10**9, generation.MIN_SHARED  # every row alone
                         alone, seconds = timed(lambda: generation.answer_scores(model, tokenizer, conversations, triage.ENUMS))
                         generation.MIN_SHARED = kept
-                        diff = max(abs(a[k] - b[k]) for a, b in zip(shared, alone) for k in a if not k.endswith("_scored"))
+                        diff = max(abs(a[k] - b[k]) for a, b in zip(shared, alone) for k in a if not k.endswith(("_scored", "_logprobs")))
                         same = all(a.get(k) == b.get(k) for a, b in zip(shared, alone) for k in a if k.endswith("_scored"))
                         print(f"{variant:12s} {split.name:4s} scores  {seconds / n:.2f} s/row  row by row; max |diff| "
                               f"{diff:.4f}, likelihood-scored labels identical: {same}", flush=True)

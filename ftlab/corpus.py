@@ -1,7 +1,9 @@
 """The real-text corpora's checks (data/real/*.jsonl): record format, provenance and disjointness.
 
     python -m ftlab.corpus check [data/real/train.jsonl]   every rule below; exit 1 with one line per problem
+        [--against OTHER.jsonl]...                         also disjoint from OTHER (e.g. new rows against a corpus)
     python -m ftlab.corpus merge OUT PART.jsonl...         annotators' part files -> one file (ids renumbered)
+        [--append]                                         add them to OUT, an existing corpus (its ids kept)
     python -m ftlab.corpus agreement A.jsonl B.jsonl       two annotations of the same rows: agreement figures
 
 The training corpus must be disjoint from both real evaluation files (reports.jsonl, held out; dev.jsonl, for
@@ -123,21 +125,27 @@ def check(path: Path, evaluation: tuple[Path, ...] = EVALUATION) -> list[str]:
     problems += [f"{path}: source {k} gives {n} records (at most {MAX_PER_SOURCE})"
                  for k, n in keys.items() if n > MAX_PER_SOURCE]
     evaluation_keys = {source_key(r["source_url"]): r["id"] for r in held_out}
-    problems += [f"{path}: {r['id']}: source {k} is also the source of {evaluation_keys[k]} (evaluation files)"
+    problems += [f"{path}: {r['id']}: source {k} is also the source of {evaluation_keys[k]} (evaluation or --against files)"
                  for r in rows if (k := source_key(str(r.get("source_url")))) in evaluation_keys]
     problems += [f"{path}: {a}: near duplicate of {b} (shingle Jaccard {j})" for a, b, j in near_duplicates(rows, held_out)]
     return problems
 
 
-def merge(out: Path, parts: list[Path], seed: int = 20261206) -> dict:
+def merge(out: Path, parts: list[Path], seed: int = 20261206, append: bool = False) -> dict:
     """Annotators' part files -> one corpus: records that break the format, repeat a URL, come from an evaluation
     file's source, go past MAX_PER_SOURCE or copy an earlier text are dropped (each printed with its reason); the
-    rest are shuffled (fixed seed) and numbered train-0001, ... Returns the counts."""
+    rest are shuffled (fixed seed) and numbered train-0001, ... With append, `out` is an existing corpus that keeps
+    its records and ids (a second annotation refers to them): the new records are checked against it too and
+    numbered after its last id. Returns the counts."""
     import random
 
     held_out = [r for f in EVALUATION for r in read_jsonl(f)]
     evaluation_keys = {source_key(r["source_url"]) for r in held_out}
     kept, urls, per_key, dropped = [], set(), Counter(), Counter()
+    existing = read_jsonl(out) if append else []
+    urls.update(r["source_url"] for r in existing)
+    per_key.update(source_key(r["source_url"]) for r in existing)
+    held_out += existing  # the near-duplicate check covers the corpus appended to
     for part in parts:
         for r in read_jsonl(part):
             key = source_key(str(r.get("source_url")))
@@ -155,9 +163,10 @@ def merge(out: Path, parts: list[Path], seed: int = 20261206) -> dict:
             per_key[key] += 1
             kept.append(r)
     random.Random(seed).shuffle(kept)
-    kept = [{**r, "id": f"train-{i:04d}"} for i, r in enumerate(kept, 1)]
+    first = 1 + max((int(r["id"].rsplit("-", 1)[1]) for r in existing), default=0)
+    kept = existing + [{**r, "id": f"train-{i:04d}"} for i, r in enumerate(kept, first)]
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
-    return {"kept": len(kept), "dropped": dict(dropped)}
+    return {"kept": len(kept) - len(existing), "total": len(kept), "dropped": dict(dropped)}
 
 
 def agreement(a_path: Path, b_path: Path) -> dict:
@@ -194,14 +203,19 @@ def _main(argv: list[str]) -> int:
         print(__doc__.split("\n\n")[1], file=sys.stderr)
         return 2
     if argv[0] == "check":
-        paths = [Path(a) for a in argv[1:]] or [Path("data/real/train.jsonl")]
-        problems = [p for path in paths for p in check(path)]
+        args = argv[1:]
+        against = tuple(Path(args[i + 1]) for i, a in enumerate(args[:-1]) if a == "--against")
+        args = [a for i, a in enumerate(args) if a != "--against" and (i == 0 or args[i - 1] != "--against")]
+        paths = [Path(a) for a in args] or [Path("data/real/train.jsonl")]
+        problems = [p for path in paths for p in check(path, EVALUATION + against)]
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
         print(f"{len(problems)} problem(s) in {', '.join(map(str, paths))}")
         return 1 if problems else 0
     if argv[0] == "merge":
-        print(json.dumps(merge(Path(argv[1]), [Path(a) for a in argv[2:]])))
+        append = "--append" in argv
+        argv = [a for a in argv if a != "--append"]
+        print(json.dumps(merge(Path(argv[1]), [Path(a) for a in argv[2:]], append=append)))
         return 0
     print(json.dumps(agreement(Path(argv[1]), Path(argv[2])), indent=1))
     return 0

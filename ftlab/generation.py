@@ -194,7 +194,8 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
                           loss of its value's tokens, which are 2-4 of the answer's ~70 and are drowned in its mean;
       <field>_scored      the allowed value the model finds most likely in that place (each value's summed
                           log-probability after the same answer prefix): the label by likelihood scoring; only
-                          with score_values (two more forward passes and cache copies a row).
+                          with score_values (two more forward passes and cache copies a row);
+      <field>_logprobs    with it, {value: summed log-probability} of every allowed value.
     """
     import copy
 
@@ -238,18 +239,21 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
                 last = max(i for i, (s, e) in enumerate(offsets) if s < b)
                 row[f"{field}_label_loss"] = round(token_loss[first - n:last + 1 - n].sum().item(), 4)
                 if score_values:
-                    row[f"{field}_scored"] = _most_likely(model, tokenizer, result.cache, ids[:first],
-                                                          logprobs[first - n], full_text[:a], fields[field], copy)
+                    totals = _value_logprobs(model, tokenizer, result.cache, ids[:first], logprobs[first - n],
+                                             full_text[:a], fields[field], copy)
+                    if totals is not None:
+                        row[f"{field}_scored"] = max(totals, key=totals.get)
+                        row[f"{field}_logprobs"] = totals
             if prefix_cache is not None and prefix_cache.get_seq_length() > shared:
                 prefix_cache.crop(shared - prefix_cache.get_seq_length())  # a negative crop removes that many tokens
             out.append(row)
     return out
 
 
-def _most_likely(model, tokenizer, cache, prefix_ids, first_logprobs, prefix_text, values, copy):
-    """The value of `values` with the highest summed log-probability of its tokens after `prefix_ids`,
-    reusing the forward pass's cache cut back to the prefix. (No spec value is a prefix of another, so the
-    closing quote, which this tokenizer merges with what follows, is left out.)"""
+def _value_logprobs(model, tokenizer, cache, prefix_ids, first_logprobs, prefix_text, values, copy):
+    """{value: the summed log-probability of its tokens after `prefix_ids`} for each of `values`, reusing the
+    forward pass's cache cut back to the prefix (None where a value would merge with the text before it). (No spec
+    value is a prefix of another, so the closing quote, which this tokenizer merges with what follows, is left out.)"""
     tails = []
     for value in values:
         ids = tokenizer(prefix_text + value, add_special_tokens=False)["input_ids"]
@@ -268,4 +272,4 @@ def _most_likely(model, tokenizer, cache, prefix_ids, first_logprobs, prefix_tex
     logprobs = torch.log_softmax(logits, dim=-1)
     totals = [first_logprobs[t[0]].item() + sum(logprobs[v, j - 1, t[j]].item() for j in range(1, len(t)))
               for v, t in enumerate(tails)]
-    return values[max(range(len(values)), key=totals.__getitem__)]
+    return {value: round(total, 4) for value, total in zip(values, totals)}

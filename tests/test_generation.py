@@ -50,13 +50,17 @@ def test_answer_scores_run_the_shared_prompt_once_and_score_as_row_by_row(tiny_m
         for key in a:
             if key.endswith("_scored"):
                 assert a[key] == b[key]
+            elif key.endswith("_logprobs"):  # every allowed value's log-probability, the scored one the highest
+                assert a[key].keys() == set(triage.ENUMS[key.removesuffix("_logprobs")])
+                assert max(a[key], key=a[key].get) == a[key.replace("_logprobs", "_scored")]
+                assert all(abs(a[key][v] - b[key][v]) < 1e-3 * max(1.0, abs(b[key][v])) for v in a[key]), key
             else:
                 assert abs(a[key] - b[key]) < 1e-3 * max(1.0, abs(b[key])), key
     # The shared cache is cut back to the prefix after every row (no copy): a second call, and the losses alone
     # (what evaluate asks for: no likelihood-scored labels), give the same numbers.
     monkeypatch.setattr(generation, "MIN_SHARED", 64)
     losses = generation.answer_scores(model, tokenizer, conversations, triage.ENUMS, score_values=False)
-    assert [{k: v for k, v in row.items() if not k.endswith("_scored")} for row in shared] == losses
+    assert [{k: v for k, v in row.items() if not k.endswith(("_scored", "_logprobs"))} for row in shared] == losses
 
 
 def test_no_json_start_stops_prose_and_leaves_a_reply_that_opens_an_object(tiny_model_dir):

@@ -333,6 +333,26 @@ def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
     assert corpus.source_key("https://status.example.co.uk/x") == "example.co.uk"
 
 
+def test_merge_append_keeps_the_corpus_and_its_ids_and_checks_new_records_against_it(tmp_path, monkeypatch):
+    """A second round of annotation is appended: the existing records keep their ids (a blind second annotation
+    refers to them), and a new record repeating an existing URL or copying an existing text is dropped."""
+    from ftlab import corpus
+
+    monkeypatch.chdir(REPO)  # the evaluation files are found from the repository root
+    records = real_records(8)
+    existing = [dict(r, id=f"train-{i:04d}") for i, r in enumerate(records[:5], 1)]
+    write_jsonl(tmp_path / "train.jsonl", existing)
+    part = [dict(r, id=f"r-{i}") for i, r in enumerate(records[5:])]
+    part += [dict(records[1], id="r-url"), dict(records[2], id="r-text", source_url="https://example.org/copy")]
+    write_jsonl(tmp_path / "part.jsonl", part)
+    counts = corpus.merge(tmp_path / "train.jsonl", [tmp_path / "part.jsonl"], append=True)
+    merged = read_jsonl(tmp_path / "train.jsonl")
+    assert counts["kept"] == 3 and counts["total"] == 8 and counts["dropped"] == {"repeated url": 1, "near duplicate": 1}
+    assert merged[:5] == existing
+    assert sorted(r["id"] for r in merged[5:]) == ["train-0006", "train-0007", "train-0008"]
+    assert sorted(r["source_url"] for r in merged[5:]) == sorted(r["source_url"] for r in records[5:])
+
+
 def test_interleave_keeps_each_order_and_spreads_in_proportion():
     mixed = gate.interleave([f"g{i}" for i in range(6)], [f"r{i}" for i in range(3)])
     assert [x for x in mixed if x[0] == "g"] == [f"g{i}" for i in range(6)] and [x for x in mixed if x[0] == "r"] == ["r0", "r1", "r2"]
