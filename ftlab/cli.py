@@ -36,6 +36,21 @@ def base_spec(text: str) -> BaseModelSpec:
                                          f"embedded, gguf, local, hub ({e.errors()[0]['msg']})") from None
 
 
+def count(least: int):
+    """An argparse type: an integer of at least `least` (a batch size of 0 or -3 is refused here, by name, rather
+    than deep inside generation as a traceback)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < least:
+            raise argparse.ArgumentTypeError(f"{value} is out of range: give {least} or more")
+        return value
+    parse.__name__ = f"integer >= {least}"  # argparse names the type in its message
+    return parse
+
+
 def _dvc_outs(root: Path = Path(".")) -> list[Path]:
     """Every out, metric and plot file that dvc.yaml in `root` declares: DVC replaces or deletes them."""
     import yaml
@@ -310,8 +325,8 @@ def main(argv=None) -> None:
     p.add_argument("--adapter", type=Path, help="a directory saved by train_lora / train_qlora (models/lora)")
     p.add_argument("--base", type=base_spec, help="SOURCE:PATH[@REVISION]; default: the adapter's own base, "
                                                  "else embedded:smollm2-135m-instruct")
-    p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--max-new-tokens", type=int, default=256)
+    p.add_argument("--batch-size", type=count(1), default=16)
+    p.add_argument("--max-new-tokens", type=count(1), default=256)
     p.add_argument("--free", action="store_true", help="plain greedy decoding: do not constrain severity and category "
                                                        "to the spec's values")
     p.set_defaults(func=predict)
@@ -331,11 +346,11 @@ def main(argv=None) -> None:
     m.add_argument("--qlora-base", choices=["dequantized", "original"], default="dequantized",
                    help="QLoRA adapters: merge into the 4-bit weights de-quantized to float (default) or the "
                         "original float weights; neither is exact")
-    m.add_argument("--check", type=int, default=0, metavar="N",
+    m.add_argument("--check", type=count(0), default=0, metavar="N",
                    help="compare greedy replies and logits with base + adapter on the first N test prompts")
     m.add_argument("--data", type=Path, default=Path("data/prepared/test.jsonl"), help="prompts for --check")
-    m.add_argument("--batch-size", type=int, default=16)
-    m.add_argument("--max-new-tokens", type=int, default=128)
+    m.add_argument("--batch-size", type=count(1), default=16)
+    m.add_argument("--max-new-tokens", type=count(1), default=128)
     m.set_defaults(func=merge)
     c = sub.add_parser("check", help="validate every section of params.yaml (make repro runs it before dvc repro)")
     c.add_argument("--params", type=Path, default=Path("params.yaml"))

@@ -114,3 +114,22 @@ def test_an_output_path_that_cannot_be_written_is_refused_before_any_work(projec
             cli.main([*command, "adir"])
         (project / "adir").rmdir()
     assert _tree(project) == before
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["predict", "reports.jsonl", "-o", "p.jsonl", "--batch-size", "0"], "argument --batch-size: 0 is out of range"),
+    (["predict", "reports.jsonl", "-o", "p.jsonl", "--batch-size", "-3"], "argument --batch-size: -3 is out of range"),
+    (["predict", "reports.jsonl", "-o", "p.jsonl", "--max-new-tokens", "0"], "argument --max-new-tokens: 0 is out of range"),
+    (["predict", "reports.jsonl", "-o", "p.jsonl", "--batch-size", "many"], "argument --batch-size: 'many' is not a whole"),
+    (["merge", "--adapter", "models/lora", "-o", "m", "--check", "-1"], "argument --check: -1 is out of range"),
+    (["merge", "--adapter", "models/lora", "-o", "m", "--max-new-tokens", "-5"], "argument --max-new-tokens: -5 is out"),
+])
+def test_an_option_out_of_range_is_refused_by_name_before_any_work(project, capsys, argv, message):
+    """A batch size of 0 once ended in `range() arg 3 must not be zero`, -3 in an unpacking TypeError and
+    --max-new-tokens 0 in transformers' ValueError, after the model had loaded."""
+    before = _tree(project)
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(argv)
+    err = capsys.readouterr().err
+    assert exit_.value.code == 2 and message in err and "Traceback" not in err
+    assert _tree(project) == before
