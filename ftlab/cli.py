@@ -113,6 +113,38 @@ def _exists(path: Path, what: str) -> Path:
     return path
 
 
+def _adapter(path: Path) -> Path:
+    """An adapter directory whose files can be read, checked before a model loads: a truncated or missing weights
+    file, or a config that is not JSON, otherwise ends in a safetensors traceback or is misread as an adapter that
+    does not fit its base."""
+    import json
+
+    from safetensors import safe_open
+
+    _exists(path, "the adapter directory")
+    if not Path(path).is_dir():
+        raise DataFileError(f"{path}: the adapter must be a directory saved by train_lora / train_qlora, not a file")
+    fix = "restore it (dvc checkout models/lora, or the adapter you copied) or train it again (dvc repro)"
+    for name in ("adapter_config.json", models.BASE_FILE):
+        f = Path(path) / name
+        if name == "adapter_config.json" and not f.is_file():
+            raise DataFileError(f"{f}: missing, so {path} is not a saved adapter; {fix}")
+        try:
+            if f.is_file():
+                json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise DataFileError(f"{f}: damaged, not JSON ({e}); {fix}") from None
+    weights = Path(path) / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise DataFileError(f"{weights}: missing; {fix}")
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            f.keys()
+    except Exception as e:  # safetensors raises its own error type for a bad header or a truncated file
+        raise DataFileError(f"{weights}: damaged ({e}); {fix}") from None
+    return path
+
+
 def _reports(path: Path) -> list[dict]:
     rows = read_jsonl(_exists(path, "the reports file"), numbered=True)
     if not rows:
@@ -133,7 +165,7 @@ def predict(args) -> None:
     writable_output(args.output)
     reports = _reports(args.reports)
     if args.adapter:
-        _exists(args.adapter, "the adapter directory")
+        _adapter(args.adapter)
         model, tokenizer = models.load_for_inference(args.adapter, base=args.base)
         info = models.adapter_info(args.adapter)  # the prompt it was trained with and the label values it writes
         style, values = info["prompt"], info["label_values"]
@@ -288,7 +320,7 @@ def score(args) -> None:
 def merge(args) -> None:
     from ftlab import merge as merging
 
-    _exists(args.adapter, "the adapter directory")
+    _adapter(args.adapter)
     refuse_overlap(args.output, {"adapter": args.adapter, "--check data": args.data if args.check else None})
     refuse_clobber(args.output, merging.MERGE_FILE, args.force)
     writable_output(args.output, kind="directory")

@@ -218,3 +218,30 @@ def test_predict_reports_progress_writes_as_it_goes_and_resumes(tmp_path, adapte
     done = ftlab("predict", "reports.jsonl", "-o", "other.jsonl", "--adapter", adapter_dir, cwd=tmp_path)
     assert done.returncode == 1 and "-o other.jsonl: exists and is not an earlier run" in done.stderr
     assert (tmp_path / "other.jsonl").read_text() == '{"id": 9, "note": "mine"}\n' and "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda d: (d / "adapter_model.safetensors").write_bytes((d / "adapter_model.safetensors").read_bytes()[:1000]),
+     "adapter_model.safetensors: damaged"),
+    (lambda d: (d / "adapter_model.safetensors").write_bytes(
+        (d / "adapter_model.safetensors").read_bytes()[:-4096]), "adapter_model.safetensors: damaged"),
+    (lambda d: (d / "adapter_model.safetensors").unlink(), "adapter_model.safetensors: missing"),
+    (lambda d: (d / "adapter_config.json").write_text("{"), "adapter_config.json: damaged, not JSON"),
+    (lambda d: (d / "ftlab_base.json").write_text("{"), "ftlab_base.json: damaged, not JSON"),
+])
+def test_a_damaged_adapter_is_named_before_a_model_loads(tmp_path, adapter_dir, damage, message):
+    """A truncated weights file ended in a safetensors traceback; a config that is not JSON was reported as 'the
+    adapter does not fit this base model'. Each is one line naming the file and how to get it back, in predict and
+    merge, and nothing is written."""
+    import shutil
+
+    broken = tmp_path / "lora"
+    shutil.copytree(adapter_dir, broken)
+    damage(broken)
+    write_jsonl(tmp_path / "reports.jsonl", [{"id": 1, "report": "checkout-api down for all users"}])
+    for args in (("predict", "reports.jsonl", "-o", "preds.jsonl", "--adapter", "lora"),
+                 ("merge", "--adapter", "lora", "-o", "merged")):
+        done = ftlab(*args, cwd=tmp_path)
+        assert done.returncode == 1 and message in done.stderr and "dvc checkout" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr and "Loading weights" not in done.stderr
+        assert not (tmp_path / "preds.jsonl").exists() and not (tmp_path / "merged").exists()
