@@ -93,6 +93,20 @@ def writable_output(output: Path, kind: str = "file") -> None:
         raise DataFileError(f"-o {output}: the folder {parent} is not writable; choose another output path")
 
 
+def writable_cache() -> None:
+    """Stop before a model loads when FTLAB_CACHE (where the de-quantized base and checkpoints go) cannot be a
+    writable folder: a file, a path under a file, a folder without write permission (each was a traceback from the
+    first mkdir, after the reports had been read)."""
+    cache = models.cache_dir()
+    existing = next((p for p in [cache, *cache.parents] if p.exists()), Path("."))
+    if not existing.is_dir():
+        raise DataFileError(f"FTLAB_CACHE={cache}: {existing} is a file, not a folder; set FTLAB_CACHE to a folder "
+                            "that can be written (default .cache/ftlab)")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise DataFileError(f"FTLAB_CACHE={cache}: the folder {existing} is not writable; set FTLAB_CACHE to a "
+                            "folder that can be written (default .cache/ftlab)")
+
+
 def refuse_clobber(output: Path, marker: str, force: bool) -> None:
     """Stop before any work when `output` exists and is not an earlier output of the same command (a directory
     holding `marker`) or an empty directory: replacing it would delete the user's file or folder (`ftlab merge -o
@@ -163,6 +177,7 @@ def _reports(path: Path) -> list[dict]:
 def predict(args) -> None:
     refuse_overlap(args.output, {"reports file": args.reports, "adapter": args.adapter})
     writable_output(args.output)
+    writable_cache()
     reports = _reports(args.reports)
     if args.adapter:
         _adapter(args.adapter)
@@ -320,10 +335,12 @@ def score(args) -> None:
 def merge(args) -> None:
     from ftlab import merge as merging
 
-    _adapter(args.adapter)
+    _exists(args.adapter, "the adapter directory")
     refuse_overlap(args.output, {"adapter": args.adapter, "--check data": args.data if args.check else None})
     refuse_clobber(args.output, merging.MERGE_FILE, args.force)
     writable_output(args.output, kind="directory")
+    writable_cache()
+    _adapter(args.adapter)  # its files readable: checked last of all, as it is the only check that reads them
     info = merging.merge(args.adapter, args.output, base=args.base, qlora_base=args.qlora_base,
                          check_rows=args.check, check_data=args.data, max_new_tokens=args.max_new_tokens,
                          batch_size=args.batch_size)
@@ -345,6 +362,7 @@ def check(args) -> None:
 
     for stage in params.SECTIONS:
         params.load(stage, args.params)  # the first problem: one line naming the key, exit status 2
+    writable_cache()  # every training and evaluation stage writes there
     print(f"{args.params}: every section is valid", file=sys.stderr)
 
 

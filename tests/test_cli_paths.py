@@ -6,6 +6,7 @@ import pytest
 
 from ftlab import cli
 from ftlab.io import write_jsonl
+from tests.conftest import REPO
 
 
 @pytest.fixture
@@ -133,3 +134,21 @@ def test_an_option_out_of_range_is_refused_by_name_before_any_work(project, caps
     err = capsys.readouterr().err
     assert exit_.value.code == 2 and message in err and "Traceback" not in err
     assert _tree(project) == before
+
+
+@pytest.mark.parametrize("cache", ["reports.jsonl", "reports.jsonl/cache"])
+def test_an_ftlab_cache_that_cannot_be_a_folder_is_refused_before_a_model_loads(project, monkeypatch, cache):
+    """FTLAB_CACHE a file, or a path under a file, was a NotADirectoryError traceback from the first mkdir. predict,
+    merge and `ftlab check` (which `make repro` runs before `dvc repro`) name it first."""
+    monkeypatch.setenv("FTLAB_CACHE", str(project / cache))
+    before = _tree(project)
+    for argv in (["predict", "reports.jsonl", "-o", "p.jsonl"], ["merge", "--adapter", "models/lora", "-o", "m"],
+                 ["check", "--params", "params.yaml"]):
+        if argv[0] == "check":
+            import shutil
+
+            shutil.copy(REPO / "params.yaml", project / "params.yaml")
+            before = _tree(project)
+        with pytest.raises(SystemExit, match=f"FTLAB_CACHE={project / cache}: {project / 'reports.jsonl'} is a file"):
+            cli.main(argv)
+        assert _tree(project) == before
