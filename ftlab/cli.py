@@ -168,6 +168,12 @@ def _reports(path: Path) -> list[dict]:
         report = row.get("report")
         if not isinstance(report, str) or not report.strip():
             raise DataFileError(f"{path}: line {number}: field 'report' must be a non-empty string (got {report!r:.60})")
+        try:  # JSON's \ud800 escapes decode to lone surrogates, which no tokenizer or UTF-8 file can take
+            report.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise DataFileError(f"{path}: line {number}: field 'report' holds {report[e.start]!r} at character "
+                                f"{e.start}, half of a UTF-16 pair that encodes no character; remove it or fix the "
+                                "escape") from None
         out.append({"id": row.get("id", number), "report": report})
     if len({r["id"] for r in out}) != len(out):
         raise DataFileError(f"{path}: ids are not unique; give each row its own 'id'")

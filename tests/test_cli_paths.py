@@ -152,3 +152,12 @@ def test_an_ftlab_cache_that_cannot_be_a_folder_is_refused_before_a_model_loads(
         with pytest.raises(SystemExit, match=f"FTLAB_CACHE={project / cache}: {project / 'reports.jsonl'} is a file"):
             cli.main(argv)
         assert _tree(project) == before
+
+
+def test_a_report_no_tokenizer_can_encode_is_named_by_line_before_a_model_loads(project):
+    """A JSON escape of half a UTF-16 pair (\\ud800) decodes to a lone surrogate: the tokenizer raised a TypeError
+    traceback after the model had loaded. It is the row's line and field now, and no output is written."""
+    (project / "odd.jsonl").write_text('{"id": 1, "report": "db down"}\n{"id": 2, "report": "db down \\ud800 now"}\n')
+    with pytest.raises(SystemExit, match=r"odd.jsonl: line 2: field 'report' holds '\\ud800' at character 8"):
+        cli.main(["predict", "odd.jsonl", "-o", "p.jsonl"])
+    assert not (project / "p.jsonl").exists()
