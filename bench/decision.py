@@ -120,7 +120,8 @@ CASES = {
 }
 # Since issue 33 (real training texts): which sources' training rows a case trains on (`sources`: generated | real |
 # both; default generated, the meaning of every case above), how many of each (`gen_rows`, `real_rows`: the first N
-# of prepare's seeded shuffle, as prepare.mix picks them) and `real_repeat` (each real row k times).
+# of prepare's seeded shuffle, as prepare.mix picks them), `real_repeat` (each real row k times) and `labels`
+# (`first`: the real rows' severities before the adjudication of data/real/TRAIN.md; default: as the corpus has them).
 _MIX = {"prompt": "short", "values": "words"}
 CASES |= {
     "g-gen": {**_MIX, "sources": "generated"},
@@ -146,12 +147,19 @@ CASES |= {
     "c-real-ep2": {**_W, "max_train_rows": None, "sources": "real", "sft.num_train_epochs": 2},
     "c-real-lr1e-3": {**_W, "max_train_rows": None, "sources": "real", "sft.learning_rate": 1e-3},
 }
+# 2026-12-07: the corpus's severities as the collectors gave them, before the adjudication of data_loss / security
+# records (data/real/TRAIN.md; `labels: first`), against the adjudicated ones (every other case).
+CASES |= {
+    "g-both-first": {**_MIX, "sources": "both", "labels": "first"},
+    "g-real-first": {**_MIX, "sources": "real", "labels": "first"},
+    "c-both-first": {**_W, "max_train_rows": None, "sources": "both", "labels": "first"},
+}
 # The data-scaling curve (notes/decision.md section 10): N real rows, with or without every generated row beside
 # (g-gen, g-real and g-both are its 0 and all-rows points).
 for _n in (50, 100, 200, 400):
     CASES[f"g-real{_n}"] = {**_MIX, "sources": "real", "real_rows": _n}
     CASES[f"g-both{_n}"] = {**_MIX, "sources": "both", "real_rows": _n}
-DATA_KEYS = ("prompt", "order", "values", "sources", "gen_rows", "real_rows", "real_repeat")
+DATA_KEYS = ("prompt", "order", "values", "sources", "gen_rows", "real_rows", "real_repeat", "labels")
 # Every case: no checkpoints and no validation passes (the final eval loss is still computed once).
 HARNESS = {"sft.save_strategy": "no", "sft.eval_strategy": "no"}
 
@@ -220,8 +228,19 @@ def training_rows(overrides: dict) -> list[dict]:
     picked = {source: gate.first_n([r for r in rows if r.get("source", "generated") == source],
                                    overrides.get({"generated": "gen_rows", "real": "real_rows"}[source]), seed)
               if chosen in (source, "both") else [] for source in ("generated", "real")}
+    if overrides.get("labels") == "first":  # the collectors' severities, before data/real/train_adjudication.jsonl
+        before = {r["id"]: r["severity_before"] for r in read_jsonl(Path("data/real/train_adjudication.jsonl"))}
+        picked["real"] = [_with_severity(r, before[r["id"]]) if r["id"] in before else r for r in picked["real"]]
     repeat = overrides.get("real_repeat", 1)
     return picked["generated"] + [dict(r, id=f"{r['id']}#{k}" if k else r["id"]) for k in range(repeat) for r in picked["real"]]
+
+
+def _with_severity(row: dict, severity: str) -> dict:
+    """A prepared row whose label (its `severity` field and the answer's) is `severity`."""
+    answer = json.loads(row["messages"][-1]["content"])
+    answer["severity"] = severity
+    messages = [*row["messages"][:-1], {**row["messages"][-1], "content": json.dumps(answer, ensure_ascii=False)}]
+    return {**row, "severity": severity, "messages": messages}
 
 
 def label_scores(model, tokenizer, real: list[dict], prompt: str, order: str, values: str) -> dict:
