@@ -282,6 +282,10 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
     write_jsonl(data / "train.jsonl", rewrite(train_rows, prompt, order, values))
     for split in ("val", "test"):
         write_jsonl(data / f"{split}.jsonl", rewrite(read_jsonl(Path("data/prepared") / f"{split}.jsonl"), prompt, order, values))
+    # As prepare writes it: the adapter records the prompt and key order its rows were written with (without it,
+    # the adapter's ftlab_base.json said "rubric" for every case, and `ftlab predict` asked short-prompt adapters
+    # with the rubric: severity on real reports 0.74 -> 0.21, issue 30).
+    write_json(data / "meta.json", {"task": "triage", "shape": "triage", "prompt": prompt, "answer_order": order})
     started = time.perf_counter()
     if args.reuse and (data.parent / "train.json").is_file():  # the adapter a previous run of this case saved
         trainer, trained = None, read_json(data.parent / "train.json")
