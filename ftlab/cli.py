@@ -142,7 +142,8 @@ def _adapter(path: Path) -> Path:
     for name in ("adapter_config.json", models.BASE_FILE):
         f = Path(path) / name
         if name == "adapter_config.json" and not f.is_file():
-            raise DataFileError(f"{f}: missing, so {path} is not a saved adapter; {fix}")
+            raise DataFileError(f"{path}: no adapter_config.json, so not an adapter saved by train_lora / train_qlora; "
+                                f"{fix}")
         try:
             if f.is_file():
                 json.loads(f.read_text(encoding="utf-8"))
