@@ -26,10 +26,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import numpy as np  # noqa: E402
 
-from ftlab import baselines, generation, models, sources, triage  # noqa: E402
+from decision import rewrite  # noqa: E402  (bench/decision.py: real records as chats in a prompt's style)
+from ftlab import baselines, generation, metrics, models, sources, triage  # noqa: E402
 from ftlab.io import read_jsonl, write_json  # noqa: E402
 
 SEV = triage.ENUMS["severity"]
@@ -51,14 +53,9 @@ def adapter_probabilities(adapter: Path, real: list[dict]) -> np.ndarray:
     info = models.adapter_info(adapter)
     model, tokenizer = models.load_for_inference(adapter)
     values = triage.enums(info["label_values"])
-    chats = []
-    for r in real:
-        chat = sources.real_to_chat(r, info["prompt"], info["answer_order"])["messages"]
-        answer = json.loads(chat[-1]["content"])
-        chats.append([*chat[:-1], {"role": "assistant",
-                                   "content": triage.from_spec(triage.dumps(answer, info["answer_order"]),
-                                                               info["label_values"])}])
-    scores = generation.answer_scores(model, tokenizer, chats, values)
+    chats = rewrite([sources.real_to_chat(r, info["prompt"], info["answer_order"]) for r in real], info["prompt"],
+                    info["answer_order"], info["label_values"])
+    scores = generation.answer_scores(model, tokenizer, [c["messages"] for c in chats], values)
     logp = np.array([[s["severity_logprobs"][v] for v in values["severity"]] for s in scores])
     p = np.exp(logp - logp.max(axis=1, keepdims=True))
     return p / p.sum(axis=1, keepdims=True)
@@ -80,12 +77,11 @@ def rules(p_lora: np.ndarray, p_classic: np.ndarray, a: np.ndarray, majority: st
             "argmax": pick(p_lora), "mbr": mbr(p_lora), "mix": pick(mix), "mix-mbr": mbr(mix)}
 
 
-def paired(a: np.ndarray, b: np.ndarray, n: int = 2000, seed: int = 0) -> list[float]:
-    """Mean of a - b and its paired bootstrap 95% interval."""
-    d = a.astype(float) - b.astype(float)
-    idx = np.random.default_rng(seed).integers(0, len(d), size=(n, len(d)))
-    means = d[idx].mean(axis=1)
-    return [round(d.mean(), 4), round(float(np.quantile(means, 0.025)), 4), round(float(np.quantile(means, 0.975)), 4)]
+def paired(a: np.ndarray, b: np.ndarray) -> list[float]:
+    """Mean of a - b and its paired bootstrap 95% interval (ftlab.metrics.compare, as the report computes it)."""
+    d = metrics.compare([{"id": i, "ok": float(x)} for i, x in enumerate(b)],
+                        [{"id": i, "ok": float(x)} for i, x in enumerate(a)], ("ok",))
+    return [d["ok"], d["ok_ci_low"], d["ok_ci_high"]]
 
 
 def main() -> None:

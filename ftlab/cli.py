@@ -205,7 +205,7 @@ def predict(args) -> None:
     if done:
         print(f"resuming {args.output}: {len(done)} of {len(reports)} rows already written", file=sys.stderr)
     conformant, started = sum(r["format_conformance"] for r in done), time.perf_counter()
-    chunk = max(1, args.batch_size) * 4  # rows decoded, then written, at a time: a kill loses at most this many
+    chunk = args.batch_size * 4  # rows decoded, then written, at a time: a kill loses at most this many
     out = None  # opened at the first rows to write: a run that fails on its first chunk leaves no file
     try:
         for start in range(0, len(todo), chunk):
