@@ -193,6 +193,9 @@ class Cache:
             raise ClaudeError(f"{path}: not a valid cache file; delete it to send that request again") from None
         if not isinstance(record, dict) or record.get("key") != key or "response" not in record:
             raise ClaudeError(f"{path}: not a cache file of this request; delete it to send that request again")
+        if not _well_formed(record["response"]):
+            raise ClaudeError(f"{path}: its response is damaged (content must be a list of blocks, usage numbers); "
+                              "delete it to send that request again")
         return record
 
     def put(self, key: str, record: dict) -> None:
@@ -200,6 +203,17 @@ class Cache:
 
     def __len__(self) -> int:
         return sum(1 for _ in self.root.glob("*.json"))
+
+
+def _well_formed(response) -> bool:
+    """What reply_text, stop_reason and Usage read from a cached response, each of the type they read it as."""
+    if not isinstance(response, dict):
+        return False
+    content, usage = response.get("content", []), response.get("usage") or {}
+    return (isinstance(content, list) and all(isinstance(b, dict) and isinstance(b.get("text", ""), str) for b in content)
+            and isinstance(usage, dict) and all(v is None or (isinstance(v, int) and not isinstance(v, bool))
+                                                for k, v in usage.items() if k in USAGE_COUNTS)
+            and isinstance(response.get("stop_reason"), (str, type(None))))
 
 
 def reply_text(record: dict) -> str:
@@ -223,6 +237,9 @@ class Prices:
     output: float
     cache_write: float = 0.0
     cache_read: float = 0.0
+
+
+USAGE_COUNTS = ("input_tokens", "output_tokens", "cache_creation_input_tokens", "cache_read_input_tokens")
 
 
 @dataclass

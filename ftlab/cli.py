@@ -94,17 +94,30 @@ def writable_output(output: Path, kind: str = "file") -> None:
 
 
 def writable_cache() -> None:
-    """Stop before a model loads when FTLAB_CACHE (where the de-quantized base and checkpoints go) cannot be a
-    writable folder: a file, a path under a file, a folder without write permission (each was a traceback from the
-    first mkdir, after the reports had been read)."""
-    cache = models.cache_dir()
-    existing = next((p for p in [cache, *cache.parents] if p.exists()), Path("."))
-    if not existing.is_dir():
-        raise DataFileError(f"FTLAB_CACHE={cache}: {existing} is a file, not a folder; set FTLAB_CACHE to a folder "
-                            "that can be written (default .cache/ftlab)")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise DataFileError(f"FTLAB_CACHE={cache}: the folder {existing} is not writable; set FTLAB_CACHE to a "
-                            "folder that can be written (default .cache/ftlab)")
+    """Stop before a model loads when FTLAB_CACHE cannot be a writable folder (models.cache_dir says why)."""
+    models.cache_dir()
+
+
+def writable_outs(dvc_yaml: Path = Path("dvc.yaml")) -> None:
+    """Every stage's outs (outs, metrics, plots) must be writable where they go. DVC deletes a stage's previous outs
+    before it runs the command, so a stage that then fails on a read-only folder has lost them: checked here, before
+    `dvc repro` starts (`make repro` runs `ftlab check` first)."""
+    import yaml
+
+    stages = (yaml.safe_load(dvc_yaml.read_text()) or {}).get("stages", {}) if dvc_yaml.is_file() else {}
+    for name, stage in stages.items():
+        for kind in ("outs", "metrics", "plots"):
+            for entry in stage.get(kind) or []:
+                out = Path(next(iter(entry)) if isinstance(entry, dict) else entry)
+                folder = out if out.is_dir() else out.parent
+                existing = next((f for f in [folder, *folder.parents] if f.exists()), Path("."))
+                if not existing.is_dir():
+                    raise DataFileError(f"{dvc_yaml}: stage {name} writes {out}, but {existing} is a file, not a "
+                                        "folder: move it away and run again")
+                if not os.access(existing, os.W_OK | os.X_OK):
+                    raise DataFileError(f"{dvc_yaml}: stage {name} writes {out}, but the folder {existing} is not "
+                                        f"writable, and DVC deletes the previous {out} before the stage runs: "
+                                        f"make it writable (chmod u+w {existing}) and run again")
 
 
 def refuse_clobber(output: Path, marker: str, force: bool) -> None:
@@ -128,35 +141,9 @@ def _exists(path: Path, what: str) -> Path:
 
 
 def _adapter(path: Path) -> Path:
-    """An adapter directory whose files can be read, checked before a model loads: a truncated or missing weights
-    file, or a config that is not JSON, otherwise ends in a safetensors traceback or is misread as an adapter that
-    does not fit its base."""
-    import json
-
-    from safetensors import safe_open
-
+    """An adapter directory whose files can be read (models.check_adapter), checked before a model loads."""
     _exists(path, "the adapter directory")
-    if not Path(path).is_dir():
-        raise DataFileError(f"{path}: the adapter must be a directory saved by train_lora / train_qlora, not a file")
-    fix = "restore it (dvc checkout models/lora, or the adapter you copied) or train it again (dvc repro)"
-    for name in ("adapter_config.json", models.BASE_FILE):
-        f = Path(path) / name
-        if name == "adapter_config.json" and not f.is_file():
-            raise DataFileError(f"{path}: no adapter_config.json, so not an adapter saved by train_lora / train_qlora; "
-                                f"{fix}")
-        try:
-            if f.is_file():
-                json.loads(f.read_text(encoding="utf-8"))
-        except (ValueError, UnicodeDecodeError) as e:
-            raise DataFileError(f"{f}: damaged, not JSON ({e}); {fix}") from None
-    weights = Path(path) / "adapter_model.safetensors"
-    if not weights.is_file():
-        raise DataFileError(f"{weights}: missing; {fix}")
-    try:
-        with safe_open(str(weights), framework="pt") as f:
-            f.keys()
-    except Exception as e:  # safetensors raises its own error type for a bad header or a truncated file
-        raise DataFileError(f"{weights}: damaged ({e}); {fix}") from None
+    models.check_adapter(path)
     return path
 
 
@@ -370,6 +357,7 @@ def check(args) -> None:
     for stage in params.SECTIONS:
         params.load(stage, args.params)  # the first problem: one line naming the key, exit status 2
     writable_cache()  # every training and evaluation stage writes there
+    writable_outs()
     print(f"{args.params}: every section is valid", file=sys.stderr)
 
 

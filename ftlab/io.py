@@ -2,8 +2,8 @@
 
 A write that fails (disk full, a file size limit) leaves the previous file as it was and raises
 OSError naming the target file. Every stage imports this module, so importing it also installs a
-sys.excepthook that turns such an uncaught "no space" error (from our writes or a library's, such as
-save_pretrained) into one line, `error: <file>: <why>; ...`, and exit status 1, instead of a traceback.
+sys.excepthook that turns such an uncaught "no space" or "not writable" error (from our writes or a library's,
+such as save_pretrained) into one line, `error: <file>: <why>; ...`, and exit status 1, instead of a traceback.
 """
 import errno
 import json
@@ -14,6 +14,8 @@ from pathlib import Path
 
 # errno values that mean "no room to write": disk full, quota exceeded, over RLIMIT_FSIZE.
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+# errno values of a folder that cannot be written: no permission, a read-only file system.
+NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 def _no_space_hook(previous):
@@ -22,6 +24,12 @@ def _no_space_hook(previous):
             where = value.filename or "an output file"
             print(f"error: {where}: {value.strerror or os.strerror(value.errno)}: free some disk space (or raise the "
                   "file size limit) and run the stage again; the file was not replaced", file=sys.stderr)
+            return
+        if isinstance(value, OSError) and value.errno in NOT_WRITABLE:
+            where = value.filename or "an output file"
+            print(f"error: {where}: {value.strerror or os.strerror(value.errno)}: make its folder writable, then "
+                  "`dvc checkout` restores the outputs DVC removed before the stage ran, and run it again",
+                  file=sys.stderr)
             return
         previous(kind, value, tb)
 
@@ -72,6 +80,27 @@ def read_json(path: Path):
         return json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DataFileError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_prepared_meta(data_dir: Path) -> dict:
+    """prepare's meta.json of a data folder: the task, and (triage) the system prompt and answer key order its rows were
+    written with. The one reader of that contract: training and evaluation must not guess it, since an adapter
+    trained on one prompt and asked with another answers far worse without an error."""
+    path = Path(data_dir) / "meta.json"
+    if not path.is_file():
+        raise DataFileError(f"{path}: not found; the prepare stage writes it beside the rows (dvc repro prepare), "
+                            "or write it by hand: {\"task\": \"triage\", \"prompt\": ..., \"answer_order\": ...}")
+    meta = read_json(path)
+    if not isinstance(meta, dict) or meta.get("task") not in ("triage", "generic"):
+        raise DataFileError(f"{path}: needs \"task\": \"triage\" or \"generic\"; run the prepare stage again")
+    if meta["task"] == "triage":
+        from ftlab import triage
+
+        for key, known in (("prompt", triage.SYSTEM_PROMPTS), ("answer_order", triage.ORDERS)):
+            if meta.get(key) not in known:
+                raise DataFileError(f"{path}: \"{key}\" is {meta.get(key)!r}, not one of {', '.join(known)}; "
+                                    "run the prepare stage again")
+    return meta
 
 
 def _umask() -> int:

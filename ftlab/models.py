@@ -82,7 +82,17 @@ def claim_gpus(count: int = 1) -> None:
 
 
 def cache_dir() -> Path:
-    return Path(os.environ.get("FTLAB_CACHE", ".cache/ftlab"))
+    """FTLAB_CACHE (default .cache/ftlab), where de-quantized bases and checkpoints go. A value that cannot be a
+    writable folder (a file, a path under a file, a folder without write permission) is a ModelSourceError naming
+    it, raised here before a model loads (it was a traceback from the first mkdir, after the work had started)."""
+    cache = Path(os.environ.get("FTLAB_CACHE", ".cache/ftlab"))
+    existing = next((p for p in [cache, *cache.parents] if p.exists()), Path("."))
+    fix = "set FTLAB_CACHE to a folder that can be written (default .cache/ftlab)"
+    if not existing.is_dir():
+        raise ModelSourceError(f"FTLAB_CACHE={cache}: {existing} is a file, not a folder; {fix}")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ModelSourceError(f"FTLAB_CACHE={cache}: the folder {existing} is not writable; {fix}")
+    return cache
 
 
 def _embedded_gguf(name: str) -> Path:
@@ -247,6 +257,39 @@ def adapter_info(adapter_dir: Path) -> dict:
     return {"bnb": None, "prompt": "rubric", "answer_order": "spec", "label_values": "spec", **meta}
 
 
+def check_adapter(path: Path) -> None:
+    """An adapter directory whose files can be read, checked before a model loads: a truncated or missing weights
+    file, or a config that is not JSON, otherwise ends in a safetensors traceback or is misread as an adapter that
+    does not fit its base."""
+    import json
+
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelSourceError(f"{path}: the adapter must be a directory saved by train_lora / train_qlora"
+                               f"{', not a file' if path.exists() else ', and there is none'}")
+    fix = "restore it (dvc checkout models/lora, or the adapter you copied) or train it again (dvc repro)"
+    for name in ("adapter_config.json", BASE_FILE):
+        f = path / name
+        if name == "adapter_config.json" and not f.is_file():
+            raise ModelSourceError(f"{path}: no adapter_config.json, so not an adapter saved by train_lora / "
+                                   f"train_qlora; {fix}")
+        try:
+            if f.is_file():
+                json.loads(f.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as e:
+            raise ModelSourceError(f"{f}: damaged, not JSON ({e}); {fix}") from None
+    weights = path / "adapter_model.safetensors"
+    if not weights.is_file():
+        raise ModelSourceError(f"{weights}: missing; {fix}")
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            f.keys()
+    except Exception as e:  # safetensors raises its own error type for a bad header or a truncated file
+        raise ModelSourceError(f"{weights}: damaged ({e}); {fix}") from None
+
+
 def load_for_inference(adapter_dir: Path, base: BaseModelSpec | None = None):
     """(model, tokenizer) for a trained adapter, in one call: the base it was trained on (from its
     ftlab_base.json, or `base` to override), loaded in 4 bits if it was trained that way, plus the adapter.
@@ -256,6 +299,7 @@ def load_for_inference(adapter_dir: Path, base: BaseModelSpec | None = None):
     import json
 
     adapter_dir = Path(adapter_dir)
+    check_adapter(adapter_dir)  # before the base loads: a damaged file is named, not a safetensors traceback
     meta_file = adapter_dir / BASE_FILE
     if base is None and not meta_file.is_file():
         raise ModelSourceError(f"{adapter_dir}: no {BASE_FILE} (not saved by a train stage); name its base model explicitly")

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from ftlab import models, params, triage
-from ftlab.io import DataFileError, normal_tree, read_jsonl, temp_dir, write_json
+from ftlab.io import DataFileError, normal_tree, read_jsonl, read_prepared_meta, temp_dir, write_json
 
 
 def prompt_completion(row: dict, values: str = "spec") -> dict:
@@ -54,6 +54,24 @@ def sort_target_modules(config_file: Path) -> None:
         if isinstance(config.get("target_modules"), list):
             config["target_modules"] = sorted(config["target_modules"])
             config_file.write_text(json.dumps(config, indent=2, sort_keys=True))  # as PEFT writes it
+
+
+def portable_base_name(adapter_dir: Path, spec: params.BaseModelSpec) -> None:
+    """PEFT records the base as the path it was loaded from, which for a GGUF or the embedded model is the de-quantized
+    copy under FTLAB_CACHE: a machine's path in a DVC out, and another out (so DVC re-runs evaluation) for the same
+    training with another cache. The base is named as params.yaml names it instead (a hub id as it is); ftlab loads
+    the base from ftlab_base.json, never from this name."""
+    config_file = adapter_dir / "adapter_config.json"
+    config = json.loads(config_file.read_text())
+    loaded_from = config.get("base_model_name_or_path")
+    name = spec.path if spec.source == "hub" else f"{spec.source}:{spec.path}"
+    if not loaded_from or loaded_from == name:
+        return
+    config["base_model_name_or_path"] = name
+    config_file.write_text(json.dumps(config, indent=2, sort_keys=True))
+    card = adapter_dir / "README.md"
+    if card.is_file():
+        card.write_text(card.read_text(encoding="utf-8").replace(loaded_from, name), encoding="utf-8")
 
 
 class LabelWeights:
@@ -164,6 +182,9 @@ def check_run(p: params.Train, args, tokenizer, splits: dict, data_dir: Path) ->
     if args.warmup_steps >= 1 and args.warmup_steps >= steps:
         sys.exit(f"error: sft.warmup_steps: {args.warmup_steps} steps of warmup in a run of {math.ceil(steps)} steps: "
                  "the learning rate would never reach its peak; write fewer, or a ratio below 1 (0.03 is 3%)")
+    if args.fp16 and not torch.cuda.is_available():  # transformers would train in float32 without a word
+        sys.exit("error: sft.fp16: true, but this machine has no CUDA GPU, where float16 autocast runs; put it under "
+                 "on_cuda.sft (used only on a GPU), or remove it")
     if args.use_liger_kernel and importlib.util.find_spec("liger_kernel") is None:
         sys.exit("error: sft.use_liger_kernel: true, but liger-kernel is not installed: pip install -e '.[gpu]', "
                  "or set it false")
@@ -372,8 +393,8 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     if int(os.environ.get("WORLD_SIZE", 1)) > 1 and checkpoint_root is None:
         raise ValueError("a multi-process run needs checkpoint_root: every process must share one output directory")
     # prepare's meta.json: the task, and the prompt and key order its rows were written with.
-    meta = json.loads((data_dir / "meta.json").read_text()) if (data_dir / "meta.json").is_file() else {}
-    values = p.label_values if meta.get("task", "triage") == "triage" else "spec"  # label values are triage's
+    meta = read_prepared_meta(data_dir)  # a missing one is an error: the adapter records the prompt it names
+    values = p.label_values if meta["task"] == "triage" else "spec"  # label values are triage's
     train_set = _dataset(data_dir / "train.jsonl", p.max_train_rows, values)
     val_set = _dataset(data_dir / "val.jsonl", p.max_val_rows, values)
     if train_set is None:
@@ -455,6 +476,11 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
 
             trainer.add_callback(StepAligned(live=live))
         trainer.add_callback(_checkpoint_callback(live_dir))
+        if resume is not None:
+            # TRL counts the tokens trained on (the num_tokens curve) from zero in every process and does not save
+            # the count in a checkpoint: a resumed run's curve restarted at zero. Go on from the checkpoint's.
+            logged = json.loads((resume / "trainer_state.json").read_text()).get("log_history", [])
+            trainer._total_train_tokens = max((log.get("num_tokens", 0) for log in logged), default=0)
         # Under bf16/fp16 autocast, PEFT's cast of every LoRA input to the adapter's float32 (which autocast
         # casts back for the matmul) is copies that change no value (but for a CPU's bf16 dropout, which
         # rounds its 1/(1-p) scale to bf16): +4% on the 0.5B at 16 rows, +13% with Liger at 256 (bench/RESULTS.md).
@@ -480,11 +506,12 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
             # The prompt it was trained with (prepare's meta.json) and the label values it writes, so evaluate and
             # `ftlab predict` ask it the same way and put its replies back to the spec's values.
             write_json(staging / models.BASE_FILE, {"base_model": p.base_model.model_dump(), "bnb": p.bnb,
-                                                    "prompt": meta.get("prompt", "rubric"),
+                                                    "prompt": meta.get("prompt", "rubric"),  # generic: unused
                                                     "answer_order": meta.get("answer_order", "spec"),
                                                     "label_values": values})
             (staging / "training_args.bin").unlink(missing_ok=True)  # a pickle of the args; params.yaml says it all
             sort_target_modules(staging / "adapter_config.json")
+            portable_base_name(staging, p.base_model)
             normal_tree(staging)
             if out_dir.exists():
                 shutil.rmtree(out_dir)
@@ -562,10 +589,14 @@ def main(stage: str) -> None:
     out_dir = Path("models") / stage.removeprefix("train_")
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     try:
+        cache = models.cache_dir()
+    except models.ModelSourceError as e:
+        sys.exit(f"error: {e}")
+    try:
         # Checkpoints live outside every DVC out (FTLAB_CACHE is git-ignored), so `dvc repro` neither
         # deletes them before the stage nor caches them after it; README "Resume after a crash".
         train(Path("data/prepared"), out_dir, Path("metrics") / f"{stage}.json", p, Path("dvclive") / stage,
-              checkpoint_root=models.cache_dir() / "checkpoints" / stage)
+              checkpoint_root=cache / "checkpoints" / stage)
     except models.ModelSourceError as e:
         sys.exit(f"error: {stage}.{e}")
     except DataFileError as e:

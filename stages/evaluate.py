@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ftlab import evaluation, metrics, models, params, probe, stage
-from ftlab.io import read_json, write_json
+from ftlab.io import read_json, read_prepared_meta, write_json
 
 DATA, BASE, OUT, JUDGE_CACHE = Path("data/prepared"), Path("data/eval_base"), Path("data/eval"), Path("data/judge_cache")
 
@@ -36,7 +36,7 @@ def main() -> None:
     p = params.load("evaluate")
     evaluation.check_judge(p)
     check_bases(torch.cuda.is_available())
-    task = read_json(DATA / "meta.json").get("task", "triage")
+    task = read_prepared_meta(DATA)["task"]
     splits = evaluation.load_splits(DATA, p.max_rows, task)
     kinds = (*evaluation.BASES, *(metrics.BASELINES if task == "triage" else ()))
     scored = {s: {k: evaluation.load(BASE, s, k) for k in kinds if (BASE / f"{s}_{k}.jsonl").is_file()} for s in splits}

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from ftlab import baselines, evaluation, metrics, models, params, probe, stage
-from ftlab.io import read_jsonl, write_json
+from ftlab.io import read_jsonl, read_prepared_meta, write_json
 
 DATA, OUT, JUDGE_CACHE = Path("data/prepared"), Path("data/eval_base"), Path("data/judge_cache_base")
 
@@ -25,7 +25,7 @@ def main() -> None:
     cuda = torch.cuda.is_available()
     bases = {"base": params.load("train_lora").for_device(cuda), "qlora_base": params.load("train_qlora").for_device(cuda)}
     evaluation.check_judge(p)  # a missing key for the Claude judge stops the stage before any work
-    task = json.loads((DATA / "meta.json").read_text())["task"] if (DATA / "meta.json").is_file() else "triage"
+    task = read_prepared_meta(DATA)["task"]
     splits = evaluation.load_splits(DATA, p.max_rows, task)
     train_rows = read_jsonl(DATA / "train.jsonl")
     # The first k training rows: prepare deals the split round-robin over the labels, so they are k different cells.

@@ -56,6 +56,15 @@ def tiny_model_dir(tmp_path_factory) -> Path:
     return out
 
 
+def write_meta(data_dir: Path, prompt: str = "rubric") -> Path:
+    """prepare's meta.json for a data folder of triage_row rows (written with the rubric prompt, keys in spec order)."""
+    from ftlab.io import write_json
+
+    write_json(Path(data_dir) / "meta.json", {"task": "triage", "shape": "triage", "source": "test", "prompt": prompt,
+                                              "answer_order": "spec"})
+    return Path(data_dir)
+
+
 def triage_row(i: int, severity="SEV2", category="degradation") -> dict:
     from ftlab import triage
 

@@ -118,6 +118,15 @@ def test_cache_rejects_a_hand_edited_file_and_clears_stale_temp_files(tmp_path):
     cache.path("abc").write_text("{half")
     with pytest.raises(claude.ClaudeError, match="abc.json: not a valid cache file; delete it"):
         cache.get("abc")
+    # valid JSON of this request whose response the readers would trip on (issue 30: tracebacks before)
+    for response in ("text", {"content": "text"}, {"content": [{"type": "text", "text": 3}]},
+                     {"content": [], "usage": {"input_tokens": "12"}}, {"content": [], "usage": [1]}):
+        cache.path("abc").write_text(json.dumps({"key": "abc", "response": response}))
+        with pytest.raises(claude.ClaudeError, match="abc.json: its response is damaged .*; delete it"):
+            cache.get("abc")
+    cache.path("abc").write_text(json.dumps({"key": "abc", "response": {"content": [{"type": "text", "text": "ok"}],
+                                                                        "usage": {"input_tokens": 3}}}))
+    assert claude.reply_text(cache.get("abc")) == "ok"
 
 
 def test_usage_and_cost():

@@ -14,7 +14,7 @@ from safetensors.torch import load_file
 
 from ftlab import params
 from ftlab.io import write_jsonl
-from tests.conftest import REPO, repo_params, triage_row
+from tests.conftest import REPO, repo_params, triage_row, write_meta
 
 
 def _workdir(root, tiny_model_dir, launch, batch):
@@ -29,6 +29,7 @@ def _workdir(root, tiny_model_dir, launch, batch):
     (root / "params.yaml").write_text(yaml.safe_dump(data))
     write_jsonl(root / "data/prepared/train.jsonl", [triage_row(i) for i in range(8)])
     write_jsonl(root / "data/prepared/val.jsonl", [triage_row(i) for i in range(50, 54)])
+    write_meta(root / "data/prepared")
     return root
 
 

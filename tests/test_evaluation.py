@@ -11,7 +11,7 @@ import yaml
 
 from ftlab import metrics, models, params, probe, train
 from ftlab.io import read_jsonl, write_jsonl
-from tests.conftest import REPO, repo_params, triage_row
+from tests.conftest import REPO, repo_params, triage_row, write_meta
 
 GOLD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api"]}
 REPLY = json.dumps({"severity": "SEV3", "category": "outage", "affected_services": ["checkout-api"],
@@ -62,6 +62,7 @@ def adapter_dir(tmp_path_factory, tiny_model_dir):
     rows = [triage_row(i) for i in range(8)]
     write_jsonl(tmp / "data/train.jsonl", rows)
     write_jsonl(tmp / "data/val.jsonl", rows[:2])
+    write_meta(tmp / "data")
     data = repo_params()
     data["train_lora"]["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     data["train_lora"]["sft"].update(max_steps=2, learning_rate=1e-2)

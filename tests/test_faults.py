@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ftlab.io import read_jsonl, write_jsonl
 from tests import eval_inputs
-from tests.conftest import REPO, SLOW_STEPS, repo_params, triage_row
+from tests.conftest import REPO, SLOW_STEPS, repo_params, triage_row, write_meta
 
 VENV_BIN = REPO / ".venv/bin"
 
@@ -129,6 +129,7 @@ def test_kill_9_during_train_qlora_resumes_from_its_checkpoint(tmp_path, tiny_mo
     rows = [triage_row(i) for i in range(10)]
     write_jsonl(tmp_path / "data/prepared/train.jsonl", rows[:8])
     write_jsonl(tmp_path / "data/prepared/val.jsonl", rows[8:])
+    write_meta(tmp_path / "data/prepared")
     cache = tmp_path / "cache"
     env = env_with(FTLAB_CACHE=str(cache))
     proc = subprocess.Popen([sys.executable, "-c", SLOW_TRAIN_QLORA], cwd=tmp_path, env=env,
@@ -243,3 +244,21 @@ def test_sigterm_to_dvc_repro_stops_the_stage_too(tmp_path, shell):
         os.kill(stage_pid, signal.SIGKILL)
     assert not alive, "the stage outlived dvc repro"
     assert not (tmp_path / "out.txt").exists()
+
+
+def test_an_out_that_cannot_be_written_is_one_line_that_says_how_to_get_the_old_outs_back(capsys):
+    """Issue 30: DVC deletes a stage's outs before the run, so a stage that fails on a read-only folder has lost them;
+    the error (every stage imports ftlab.io, whose hook prints it) says how to restore them, without a traceback."""
+    import errno
+
+    from ftlab import io
+
+    seen = []
+    hook = io._no_space_hook(lambda *exc: seen.append(exc))
+    for code in (errno.EACCES, errno.EROFS):
+        hook(PermissionError, PermissionError(code, os.strerror(code), "metrics/prepare.json"), None)
+        assert capsys.readouterr().err == (
+            f"error: metrics/prepare.json: {os.strerror(code)}: make its folder writable, then `dvc checkout` restores "
+            "the outputs DVC removed before the stage ran, and run it again\n")
+    hook(ValueError, ValueError("a bug"), None)  # anything else: the traceback, as before
+    assert len(seen) == 1 and not capsys.readouterr().err

@@ -170,3 +170,26 @@ def test_loading_errors_keep_the_librarys_reason(tmp_path, tiny_model_dir):
     (broken / "config.json").write_text(json.dumps({**config, "model_type": "no-such-architecture"}))
     with pytest.raises(models.ModelSourceError, match=r"cannot load the model \(ValueError: .*no-such-architecture.*\); check the path"):
         models.load_model(BaseModelSpec(source="local", path=str(broken)))
+
+
+def test_a_damaged_adapter_is_named_before_its_base_loads_wherever_it_is_loaded(tmp_path, monkeypatch):
+    """Issue 30: the check `ftlab predict` made lives in models.load_for_inference, so evaluate and merge get it too."""
+    import json
+
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA"}))
+    (tmp_path / "adapter_model.safetensors").write_bytes(b"\x08\x00\x00\x00\x00\x00\x00\x00{")  # truncated
+    monkeypatch.setattr(models, "load_base", lambda *a, **k: pytest.fail("the base was loaded"))
+    with pytest.raises(models.ModelSourceError, match=r"adapter_model.safetensors: damaged .*; restore it"):
+        models.load_for_inference(tmp_path, BaseModelSpec(source="embedded", path="smollm2-135m-instruct"))
+    (tmp_path / "adapter_config.json").write_text("{not json")
+    with pytest.raises(models.ModelSourceError, match=r"adapter_config.json: damaged, not JSON"):
+        models.load_for_inference(tmp_path, BaseModelSpec(source="embedded", path="smollm2-135m-instruct"))
+
+
+def test_an_ftlab_cache_that_cannot_be_a_writable_folder_is_named_by_cache_dir(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("FTLAB_CACHE", str(tmp_path / "file" / "cache"))
+    with pytest.raises(models.ModelSourceError, match=f"FTLAB_CACHE={tmp_path}/file/cache: {tmp_path}/file is a file"):
+        models.cache_dir()
+    monkeypatch.setenv("FTLAB_CACHE", str(tmp_path / "new" / "cache"))
+    assert models.cache_dir() == tmp_path / "new" / "cache"  # not there yet: made when first written

@@ -127,6 +127,36 @@ def test_every_readme_set_param_applies_and_validates(tmp_path):
     assert checked >= 15, commands
 
 
+def test_ftlab_check_refuses_outs_a_stage_could_not_write_before_dvc_deletes_the_old_ones(tmp_path, capsys,
+                                                                                         monkeypatch):
+    """Issue 30: DVC deletes a stage's outs before it runs the stage, so a stage that then failed on a read-only
+    metrics/ or data/ had lost them. `ftlab check` (make repro's first step) looks at every out's folder first."""
+    import os
+    from pathlib import Path
+
+    from ftlab import cli
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "dvc.yaml").write_text((REPO / "dvc.yaml").read_text())
+    (tmp_path / "metrics").write_text("not a folder")
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["check", "--params", str(REPO / "params.yaml")])
+    err = str(stopped.value.code)  # sys.exit("error: ..."): one line on stderr, exit status 1
+    assert err.startswith("error: dvc.yaml: stage generate_data writes metrics/generate_data.json, but metrics is a file, not a folder")
+    (tmp_path / "metrics").unlink()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models/lora").mkdir()
+    access = os.access
+    monkeypatch.setattr(os, "access", lambda path, mode: Path(path) != Path("models/lora") and access(path, mode))
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["check", "--params", str(REPO / "params.yaml")])
+    assert ("stage train_lora writes models/lora, but the folder models/lora is not writable, and DVC deletes the "
+            "previous models/lora before the stage runs: make it writable") in str(stopped.value.code)
+    monkeypatch.setattr(os, "access", access)
+    cli.main(["check", "--params", str(REPO / "params.yaml")])
+    assert "every section is valid" in capsys.readouterr().err
+
+
 def test_ftlab_check_names_a_null_source_file_that_would_crash_dvc(tmp_path, capsys):
     """`prepare.source.file: null` makes DVC itself fail while it interpolates dvc.yaml ("unexpected error"),
     before any stage runs; `ftlab check`, which `make repro` runs first, names the key."""

@@ -18,7 +18,7 @@ from safetensors.torch import load_file
 
 from ftlab import params, train
 from ftlab.io import write_jsonl
-from tests.conftest import REPO, SLOW_STEPS, repo_params, triage_row
+from tests.conftest import REPO, SLOW_STEPS, repo_params, triage_row, write_meta
 
 # Max |difference| allowed between a resumed run's adapter and an uninterrupted run's, and between two
 # uninterrupted runs. Measured on this CPU (torch 2.13, 2 threads): 0.0 for both, bit-identical.
@@ -56,7 +56,7 @@ def data_dir(tmp_path_factory):
     rows = [triage_row(i, severity=("SEV1", "SEV2", "SEV3")[i % 3]) for i in range(12)]
     write_jsonl(d / "train.jsonl", rows[:8])
     write_jsonl(d / "val.jsonl", rows[8:])
-    return d
+    return write_meta(d)
 
 
 @pytest.fixture(scope="module")
@@ -132,6 +132,9 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_ends_as_an_uninterrupte
     assert lines_before > 1
     for name in ("loss.tsv", "learning_rate.tsv", "eval/loss.tsv"):
         assert _steps(live / "plots/metrics" / name) == _steps(reference_dir / "live/plots/metrics" / name)
+    # and the tokens trained on go on from the checkpoint's count, not from zero (issue 30)
+    assert (live / "plots/metrics/num_tokens.tsv").read_text() == \
+        (reference_dir / "live/plots/metrics/num_tokens.tsv").read_text()
 
     # Success: the checkpoints are gone, the killed run's scratch directory too.
     assert list(root.iterdir()) == [] and list((reference_dir / "checkpoints").iterdir()) == []

@@ -85,10 +85,11 @@ def test_few_shot_k_above_the_training_rows_is_refused(tmp_path, tiny_model_dir)
     data = yaml.safe_load((cwd / "params.yaml").read_text())
     data["evaluate"]["few_shot_k"] = 3
     (cwd / "params.yaml").write_text(yaml.safe_dump(data))
-    from tests.conftest import triage_row
+    from tests.conftest import triage_row, write_meta
 
     write_jsonl(cwd / "data/prepared/train.jsonl", [triage_row(i) for i in range(2)])
     write_jsonl(cwd / "data/prepared/test.jsonl", [triage_row(i) for i in range(2, 4)])
+    write_meta(cwd / "data/prepared")
     result = run_stage("evaluate_base", cwd, check=False)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (

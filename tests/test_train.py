@@ -8,8 +8,8 @@ import yaml
 from safetensors.torch import load_file
 
 from ftlab import models, params, train
-from ftlab.io import write_jsonl
-from tests.conftest import REPO, repo_params, triage_row
+from ftlab.io import DataFileError, write_jsonl
+from tests.conftest import REPO, repo_params, triage_row, write_meta
 
 
 def _params(stage, tiny_model_dir, **sft):
@@ -26,7 +26,7 @@ def data_dir(tmp_path):
     rows = [triage_row(i) for i in range(12)]
     write_jsonl(tmp_path / "data" / "train.jsonl", rows[:8])
     write_jsonl(tmp_path / "data" / "val.jsonl", rows[8:])
-    return tmp_path / "data"
+    return write_meta(tmp_path / "data")
 
 
 def test_prompt_completion_puts_only_the_answer_in_the_completion():
@@ -52,6 +52,9 @@ def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_
     # the same bytes in every process (DVC saw a changed out after each identical run).
     targets = json.loads((tmp_path / "lora" / "adapter_config.json").read_text())["target_modules"]
     assert len(targets) >= 7 and targets == sorted(targets)  # all-linear: q k v o gate up down (per layer)
+    # the base as params.yaml names it, not the path it was loaded from (issue 30)
+    assert json.loads((tmp_path / "lora/adapter_config.json").read_text())["base_model_name_or_path"] == \
+        f"local:{tiny_model_dir}"
     after = {k.removeprefix("base_model.model."): v for k, v in trainer.model.state_dict().items()}
     for name, weight in base.items():
         key = name.replace(".weight", ".base_layer.weight") if name.replace(".weight", ".base_layer.weight") in after else name
@@ -74,6 +77,24 @@ def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_
             assert not torch.allclose(loaded(ids).logits, trainer.model(ids).logits, atol=1e-5)
 
 
+def test_the_adapter_names_its_base_as_params_yaml_does_not_by_the_cache_path_it_was_loaded_from(tmp_path):
+    """Issue 30: adapter_config.json and the model card carried the de-quantized copy's path under FTLAB_CACHE: a
+    machine path in a DVC out, and another out (evaluation re-run) for the same training with another cache."""
+    cached = "/home/someone/.cache/ftlab/dequantized/SmolLM2-135M-Instruct.Q4_1-b179c9523d0e6a0f-tf5.24.0"
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": cached, "r": 16}))
+    (tmp_path / "README.md").write_text(f"---\nbase_model: {cached}\ntags:\n- base_model:adapter:{cached}\n---\n")
+    train.portable_base_name(tmp_path, params.BaseModelSpec(source="embedded", path="smollm2-135m-instruct"))
+    config = json.loads((tmp_path / "adapter_config.json").read_text())
+    assert config == {"base_model_name_or_path": "embedded:smollm2-135m-instruct", "r": 16}
+    card = (tmp_path / "README.md").read_text()
+    assert "/home/someone" not in card and card.count("embedded:smollm2-135m-instruct") == 2
+    (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/hub/cache/snapshots/ab12"}))
+    train.portable_base_name(tmp_path, params.BaseModelSpec(source="hub", path="Qwen/Qwen2.5-0.5B-Instruct",
+                                                                  revision="7ae557604adf67be50417f59c2c2f167def9a775"))
+    assert json.loads((tmp_path / "adapter_config.json").read_text())["base_model_name_or_path"] == \
+        "Qwen/Qwen2.5-0.5B-Instruct"
+
+
 def test_qlora_loads_base_in_4bit_and_trains(tmp_path, data_dir, tiny_model_dir):
     import bitsandbytes as bnb
 
@@ -90,8 +111,24 @@ def test_qlora_loads_base_in_4bit_and_trains(tmp_path, data_dir, tiny_model_dir)
 def test_empty_training_split_stops_with_a_clear_message(tmp_path, tiny_model_dir):
     write_jsonl(tmp_path / "data" / "train.jsonl", [])
     write_jsonl(tmp_path / "data" / "val.jsonl", [])
+    write_meta(tmp_path / "data")
     with pytest.raises(SystemExit, match="train.jsonl has no rows"):
         train.train(tmp_path / "data", tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
+
+
+def test_a_data_folder_without_prepares_meta_json_is_refused_before_a_model_loads(tmp_path, data_dir, tiny_model_dir,
+                                                                                   monkeypatch):
+    """Issue 30: without meta.json the adapter recorded the rubric prompt whatever its rows were written with, and
+    `ftlab predict` then asked it the wrong way (severity on real reports 0.74 -> 0.21 with the same weights)."""
+    (data_dir / "meta.json").unlink()
+    monkeypatch.setattr(models, "load_model", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(DataFileError, match=r"meta.json: not found; the prepare stage writes it"):
+        train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
+    write_meta(data_dir, prompt="shrot")
+    with pytest.raises(DataFileError, match=r"meta.json: \"prompt\" is 'shrot', not one of rubric, short"):
+        train.train(data_dir, tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
+    assert not (tmp_path / "lora").exists()
+    write_meta(data_dir)
 
 
 def test_report_to_wandb_logs_offline_without_a_key(tmp_path, data_dir, tiny_model_dir, monkeypatch):
@@ -278,10 +315,13 @@ def test_settings_that_would_fail_or_mislead_inside_the_trainer_stop_first_namin
     (tmp_path / "noval").mkdir()
     (tmp_path / "noval" / "train.jsonl").write_text((data_dir / "train.jsonl").read_text())
     (tmp_path / "noval" / "val.jsonl").write_text("")
+    write_meta(tmp_path / "noval")
     stops(_params("train_lora", tiny_model_dir, eval_strategy="steps", eval_steps=1),
           "sft.eval_strategy: steps needs validation rows", tmp_path / "noval")
     # a warmup longer than the run: the learning rate never reaches its peak
     stops(_params("train_lora", tiny_model_dir, warmup_steps=5), "sft.warmup_steps: 5 steps of warmup in a run of 3 steps")
+    # float16 autocast on a CPU: transformers trained in float32 without a word (issue 30)
+    stops(_params("train_lora", tiny_model_dir, fp16=True), "sft.fp16: true, but this machine has no CUDA GPU")
     # a max_length below the rows' length: TRL would keep each row's start and cut its answer off
     stops(_params("train_lora", tiny_model_dir, max_length=64), "sft.max_length: 8 training rows are longer than 64 tokens")
     # a misspelt name beside a good one: PEFT would adapt q_proj only, without a word
