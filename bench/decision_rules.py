@@ -16,6 +16,8 @@ split they are scored on:
   classic-mbr   the same rule over the classic baseline's probabilities
   mix, mix-mbr  the mean of the two models' probabilities, then argmax / mbr
   majority      the training split's most frequent severity
+  prior, prior-mbr  the adapter's probabilities divided by the training split's severity shares (a uniform prior
+                in place of the training rows'), then argmax / mbr
 
 Each rule's accuracy inside the ok-lists, and the paired bootstrap 95% interval of its difference from the classic
 baseline and from argmax, for every --real file. Prints the table; --out also keeps each row's probabilities.
@@ -69,12 +71,18 @@ def classic_probabilities(train_rows: list[dict], real: list[dict]) -> tuple[np.
     return np.stack([proba[:, classes.index(v)] if v in classes else np.zeros(len(real)) for v in SEV], axis=1), majority
 
 
-def rules(p_lora: np.ndarray, p_classic: np.ndarray, a: np.ndarray, majority: str) -> dict[str, list[str]]:
+def rules(p_lora: np.ndarray, p_classic: np.ndarray, a: np.ndarray, majority: str,
+          prior: np.ndarray) -> dict[str, list[str]]:
     mix = (p_lora + p_classic) / 2
+    # The training rows' label shares divided out (a uniform prior instead): the adapter over-calls the label the
+    # training rows hold most often (SEV1 after the adjudication, notes/decision.md section 10).
+    flat = p_lora / prior
+    flat = flat / flat.sum(axis=1, keepdims=True)
     pick = lambda p: [SEV[i] for i in p.argmax(axis=1)]  # noqa: E731
     mbr = lambda p: [SEV[i] for i in (p @ a.T).argmax(axis=1)]  # noqa: E731  (row: sum_t p_t A[s, t] per s)
     return {"majority": [majority] * len(p_lora), "classic": pick(p_classic), "classic-mbr": mbr(p_classic),
-            "argmax": pick(p_lora), "mbr": mbr(p_lora), "mix": pick(mix), "mix-mbr": mbr(mix)}
+            "argmax": pick(p_lora), "mbr": mbr(p_lora), "mix": pick(mix), "mix-mbr": mbr(mix),
+            "prior": pick(flat), "prior-mbr": mbr(flat)}
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> list[float]:
@@ -102,7 +110,8 @@ def main() -> None:
         real = read_jsonl(path)
         p_lora = adapter_probabilities(args.adapter, real)
         p_classic, majority = classic_probabilities(train_rows, real)
-        answers = rules(p_lora, p_classic, a, majority)
+        prior = np.array([[r["severity"] for r in train_rows].count(v) / len(train_rows) for v in SEV])
+        answers = rules(p_lora, p_classic, a, majority, prior)
         ok = {rule: np.array([v in r["severity_ok"] for v, r in zip(values, real)]) for rule, values in answers.items()}
         split = {rule: {"severity_accuracy": round(float(hits.mean()), 4), "vs_classic": paired(hits, ok["classic"]),
                         "vs_argmax": paired(hits, ok["argmax"]),

@@ -29,7 +29,8 @@ def repo(tmp_path_factory):
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     for name in files:
-        if (REPO / name).is_file() and not name.startswith(OUTPUTS):
+        # metrics/scaling.json is no stage's out (python -m ftlab.scaling writes it) but the report's dep
+        if (REPO / name).is_file() and (not name.startswith(OUTPUTS) or name == "metrics/scaling.json"):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)
     data = yaml.safe_load((root / "params.yaml").read_text())
