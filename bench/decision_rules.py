@@ -1,6 +1,6 @@
 """Which severity decision rule, given a trained adapter's label probabilities, is right most often on real text?
 
-    python bench/decision_rules.py --adapter models/lora --real data/real/dev.jsonl --real data/real/reports.jsonl \
+    python -m bench.decision_rules --adapter models/lora --real data/real/dev.jsonl --real data/real/reports.jsonl \
         --out bench/out/decision_rules/NAME.json
 
 The score of a triage answer is whether its label is inside the report's ok-list (`severity_ok`: every answer a
@@ -24,17 +24,14 @@ baseline and from argmax, for every --real file. Prints the table; --out also ke
 """
 import argparse
 import json
-import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
-from decision import rewrite  # noqa: E402  (bench/decision.py: real records as chats in a prompt's style)
-from ftlab import baselines, generation, metrics, models, sources, triage  # noqa: E402
-from ftlab.io import read_jsonl, write_json  # noqa: E402
+from bench.decision import rewrite  # (bench/decision.py: real records as chats in a prompt's style)
+from ftlab import baselines, generation, metrics, models, sources, triage
+from ftlab.io import read_jsonl, write_json
 
 SEV = triage.ENUMS["severity"]
 

@@ -1,4 +1,4 @@
-"""python bench/eval_cost.py [--rows 32] [--max-new-tokens N] [--batch-size N] [--compare-scores]
+"""python -m bench.eval_cost [--rows 32] [--max-new-tokens N] [--batch-size N] [--compare-scores]
 
 Where evaluate's time goes on this machine: seconds a row for each generating variant's decoding (base
 zero-shot, base few-shot, the 4-bit base) and for the teacher-forced scores (ftlab.generation.answer_scores),
@@ -8,16 +8,14 @@ line per piece (notes/decision.md section 7); --compare-scores also times the te
 (no shared prefix) and prints the largest difference from the shared-prefix scores.
 """
 import argparse
-import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import torch  # noqa: E402
+import torch
 
-from ftlab import evaluation, generation, models, params, triage  # noqa: E402
-from ftlab.io import read_jsonl  # noqa: E402
+from ftlab import evaluation, generation, models, params, triage
+from ftlab.io import read_jsonl
 
 
 def timed(fn):

@@ -1,4 +1,4 @@
-"""python bench/gen_throughput.py [--prompts 512] [--new 128] [--cases single,plain64,sorted512,static512]
+"""python -m bench.gen_throughput [--prompts 512] [--new 128] [--cases single,plain64,sorted512,static512]
 
 Greedy generation throughput of a random-weight Qwen2.5-0.5B (bf16, sdpa) on the evaluation workload of
 issue 9: 512 prompts of 150-400 tokens (uniform; Zipf token ids), 128 new tokens each (EOS ignored, so
@@ -17,15 +17,12 @@ and the second run is timed). mfu = 2 x N_matmul x (prompt + new tokens)/s / 989
 records to --json (default bench/out/gen.json) and prints a table.
 """
 import argparse
-import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-import common  # noqa: E402
+from bench import common
 
 
 def prompts(n: int, seed: int = 3, lo: int = 150, hi: int = 400) -> list[list[int]]:

@@ -1,4 +1,4 @@
-"""python bench/run_all.py [--groups lora05,gen,qlora7] [--out bench/out] [--results bench/results.json]
+"""python -m bench.run_all [--groups lora05,gen,qlora7] [--out bench/out] [--results bench/results.json]
 
 Runs the seed's settings and the project's fast settings side by side, each case in its own child
 process (bench/train_throughput.py, bench/gen_throughput.py) so that peak memory and compilation
@@ -29,8 +29,7 @@ import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE))
-import common  # noqa: E402
+from bench import common
 
 # --- the settings, as SFTConfig keywords (what params.yaml's sft: takes) ---------------------------------
 SEED = {}  # train_throughput.SEED_SFT: lr 2e-4, batch 4 x accum 4, activation checkpointing (TRL default), max_length 1024
@@ -175,7 +174,7 @@ def speed9():
 
 
 def speed9b():
-    """Issue 9, session 4, second call: Liger + no float32 copy of each LoRA input (--no-input-cast, what ftlab/train.py
+    """Issue 9, session 4, second call: Liger + no float32 copy of each LoRA input (--no-input-cast, what ftlab.train.recipe.fit
     does under autocast), at 256 rows a step and at the profile's 16, the copy alone at 16 (same loss expected), and
     the shipped 7B QLoRA profile with both."""
     j = json.dumps
@@ -321,14 +320,14 @@ def main():
                 if only and name not in only:
                     continue
                 prefix = [sys.executable, *(launcher[0] or [])] if launcher else [sys.executable]
-                err = child([*prefix, str(HERE / "train_throughput.py"), "--name", name, "--json", str(tj), *args], name,
+                err = child([*prefix, "-m", "bench.train_throughput", "--name", name, "--json", str(tj), *args], name,
                             one_gpu=not (launcher and launcher[0]))
                 if err:
                     failed[name] = err
         elif g == "gen":
             if only and "gen" not in only:
                 continue
-            err = child([sys.executable, str(HERE / "gen_throughput.py"), "--json", str(gj)], "gen")
+            err = child([sys.executable, "-m", "bench.gen_throughput", "--json", str(gj)], "gen")
             if err:
                 failed["gen"] = err
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 6 (two GPUs, kind nvidia-h200-x2) and issue 9's memory follow-up, in one device call:
+# Issue 6 (two GPUs of one host) and issue 9's memory follow-up, by part:
 # Parts (second argument, comma-separated; default all):
 #   stage1, stage2: ftlab's own recipe (bench/stage_gpu.py: params.yaml's on_cuda profile, 16 rows per GPU) on
 #      1 GPU, and under its launch: path with DDP on 2 GPUs;
@@ -14,12 +14,12 @@
 #   curve9: 0.5B loss against rows trained on, same 8,192 rows: the seed's 16 rows a step (two seeds) vs 256 and 128 rows
 #      a step at several lrs (~13 min: split it over two calls with run_all.py --only)
 #   mem: 7B QLoRA long rows with TRL's LM head in chunks of 4,096 tokens (TRL's _CHUNKED_LOGPROB_CHUNK_SIZE)
-# On the GPU machine: tar xzf gpu/site.tgz -C /tmp && export PYTHONPATH=/tmp/site:$PYTHONPATH; bash bench/run_multi.sh $OUT [PARTS]
+# From the repository root of a GPU box: bash bench/run_multi.sh OUT [PARTS]
 out=${1:-bench/out}; parts=${2:-all}; mkdir -p "$out"
-# NVLink multicast stays off (the device tool's KINDS.md: it can take the host's GPUs out of service).
+# NVLink multicast stays off (NCCL_NVLS_ENABLE=0): on some hosts it takes the GPUs out of service.
 export NCCL_NVLS_ENABLE=0 TORCH_SYMM_MEM_DISABLE_MULTICAST=1 NVSHMEM_DISABLE_NVLS=1
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false HF_HUB_OFFLINE=1
-S="timeout 150 python3 bench/stage_gpu.py --json $out/stage.json"
+S="timeout 150 python3 -m bench.stage_gpu --json $out/stage.json"
 {
 python3 -c 'import torch; print("GPUs:", torch.cuda.device_count(), torch.cuda.get_device_name(0))'
 has() { [[ ,$parts, == *,$1,* || $parts == all ]]; }
@@ -32,15 +32,15 @@ has stageq && $S --name 0.5b-qlora-stage-fsdp-2gpu --stage train_qlora --set on_
      --set launch.use_fsdp=true --set launch.fsdp_version=2 --set launch.fsdp_auto_wrap_policy=TRANSFORMER_BASED_WRAP \
      --set launch.fsdp_transformer_layer_cls_to_wrap=Qwen2DecoderLayer --set launch.fsdp_cpu_ram_efficient_loading=false \
      --set launch.main_process_port=29519
-has lora1 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-1gpu --out "$out" --timeout 120
-has lora2 && python3 bench/run_all.py --groups multi --only 0.5b-lora-pad16-ddp-2gpu,0.5b-lora-pad8-ddp-2gpu --out "$out" --timeout 120
-has qlora1 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-1gpu --out "$out" --timeout 170
-has qlora2 && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b2-fsdp-2gpu --out "$out" --timeout 170
-has qlora1b && python3 bench/run_all.py --groups multi --only 7b-qlora-2048-b4-1gpu,7b-qlora-2048-b8-1gpu --out "$out" --timeout 150
-has long9 && python3 bench/run_all.py --groups long9 --out "$out" --timeout 200
-has speed9 && python3 bench/run_all.py --groups speed9 --out "$out" --timeout 130
-has speed9b && python3 bench/run_all.py --groups speed9b --out "$out" --timeout 130
+has lora1 && python3 -m bench.run_all --groups multi --only 0.5b-lora-pad16-1gpu --out "$out" --timeout 120
+has lora2 && python3 -m bench.run_all --groups multi --only 0.5b-lora-pad16-ddp-2gpu,0.5b-lora-pad8-ddp-2gpu --out "$out" --timeout 120
+has qlora1 && python3 -m bench.run_all --groups multi --only 7b-qlora-2048-b2-1gpu --out "$out" --timeout 170
+has qlora2 && python3 -m bench.run_all --groups multi --only 7b-qlora-2048-b2-fsdp-2gpu --out "$out" --timeout 170
+has qlora1b && python3 -m bench.run_all --groups multi --only 7b-qlora-2048-b4-1gpu,7b-qlora-2048-b8-1gpu --out "$out" --timeout 150
+has long9 && python3 -m bench.run_all --groups long9 --out "$out" --timeout 200
+has speed9 && python3 -m bench.run_all --groups speed9 --out "$out" --timeout 130
+has speed9b && python3 -m bench.run_all --groups speed9b --out "$out" --timeout 130
 has stage1s4 && $S --name 0.5b-lora-stage-1gpu-s4
-has curve9 && python3 bench/run_all.py --groups curve9 --out "$out" --timeout 300
-has mem && python3 bench/run_all.py --groups mem9 --out "$out" --timeout 150
+has curve9 && python3 -m bench.run_all --groups curve9 --out "$out" --timeout 300
+has mem && python3 -m bench.run_all --groups mem9 --out "$out" --timeout 150
 } 2>&1 | tee -a "$out/run_multi.log"

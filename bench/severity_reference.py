@@ -1,6 +1,6 @@
 """A real split's severity beside its simplest references: the best constant answer and the confusion matrix.
 
-    python bench/severity_reference.py data/eval/real_lora.jsonl data/real/reports.jsonl
+    python -m bench.severity_reference data/eval/real_lora.jsonl data/real/reports.jsonl
 
 The majority class of the report is fitted on the training rows, so it moves with the training prior (SEV1 since the
 adjudication of data/real/TRAIN.md); the *best constant* is the one answer accepted most often on the scored split
@@ -12,10 +12,9 @@ rows (`severity_pred`, `severity_accuracy`) or `ftlab predict`'s output (`predic
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from ftlab import metrics, triage  # noqa: E402
-from ftlab.io import read_jsonl  # noqa: E402
+from ftlab import metrics, triage
+from ftlab.io import read_jsonl
 
 SEV = triage.ENUMS["severity"]
 

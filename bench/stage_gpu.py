@@ -1,4 +1,4 @@
-"""python bench/stage_gpu.py --name 0.5b-lora-stage-1gpu [--size 0.5b] [--stage train_lora] [--set sft.KEY=VALUE ...]
+"""python -m bench.stage_gpu --name 0.5b-lora-stage-1gpu [--size 0.5b] [--stage train_lora] [--set sft.KEY=VALUE ...]
 
 ftlab's own training recipe, as a user gets it: `ftlab.train.train` with params.yaml's section for
 --stage (its `on_cuda:` GPU profile merged in, its `launch:` honoured) on the project's
@@ -22,13 +22,12 @@ import tempfile
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
 
-import torch  # noqa: E402
-import yaml  # noqa: E402
+import torch
+import yaml
 
-import common  # noqa: E402
-from ftlab import models, params, train  # noqa: E402
+from bench import common
+from ftlab import models, params, train
 
 
 def random_base(size: str, tokenizer_dir: Path) -> Path:
@@ -68,7 +67,7 @@ def main():
                 node[k] = {}
             node = node[k]
         node[last] = yaml.safe_load(value)
-    # As the stage (ftlab.train.main): as many GPUs as the run launches on, claimed before CUDA starts
+    # As the stage (ftlab.train.launch.main): as many GPUs as the run launches on, claimed before CUDA starts
     models.claim_gpus(max(1, (section.get("launch") or {}).get("num_processes") or 1))
     launched = "LOCAL_RANK" in os.environ
     if not launched:

@@ -1,9 +1,9 @@
-"""python bench/train_throughput.py --name 0.5b-lora-seed --model 0.5b --mode lora --rows 640 [--sft JSON] [--attn sdpa]
+"""python -m bench.train_throughput --name 0.5b-lora-seed --model 0.5b --mode lora --rows 640 [--sft JSON] [--attn sdpa]
 
 One LoRA or QLoRA training run of TRL's SFTTrainer on a random-weight Qwen2.5 model (built from config,
 no hub) and synthetic pre-tokenized rows (lognormal lengths, median 300 tokens, the last third of each
 row is the completion that the loss is on, as in the project's prompt/completion rows), the same
-recipe as ftlab/train.py: `--sft` are trl.SFTConfig keywords, `--lora` peft.LoraConfig keywords,
+recipe as the stages, built by ftlab.train.recipe: `--sft` are trl.SFTConfig keywords, `--lora` peft.LoraConfig keywords,
 `--bnb` transformers.BitsAndBytesConfig keywords (QLoRA), `--attn` the from_pretrained
 attn_implementation. Prints one table row and appends a JSON record to --json (default
 bench/out/train.json):
@@ -17,16 +17,14 @@ bench/out/train.json):
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import torch  # noqa: E402
+import torch
 
-import common  # noqa: E402
+from bench import common
+from ftlab.train import recipe
 
 SEED_SFT = {  # the seed's GPU recipe (params.yaml comments) on TRL 1.16 defaults (checkpointing on)
     "learning_rate": 2.0e-4, "warmup_steps": 0.03, "lr_scheduler_type": "linear",
@@ -58,11 +56,11 @@ def main(argv=None):
     ap.add_argument("--loss-chunk", type=int, default=None,
                     help="tokens per chunk of TRL's fused LM head + loss (trl.trainer.utils._CHUNKED_LOGPROB_CHUNK_SIZE; TRL's default 32768)")
     ap.add_argument("--mlp-chunk", type=int, default=None,
-                    help="run each layer's MLP this many tokens at a time, recomputed in backward (ftlab.train.chunk_mlps, "
+                    help="run each layer's MLP this many tokens at a time, recomputed in backward (ftlab.train.patches.chunk_mlps, "
                          "params.yaml mlp_chunk_tokens)")
     ap.add_argument("--no-input-cast", action="store_true",
                     help="peft.helpers.disable_input_dtype_casting during training: under bf16 autocast PEFT's cast of "
-                         "each LoRA input to the adapter's float32 is copies that change no value (ftlab/train.py does this)")
+                         "each LoRA input to the adapter's float32 is copies that change no value (the stages do this)")
     ap.add_argument("--profile", type=int, default=0,
                     help="profile this many optimizer steps after --skip with torch.profiler and print the top GPU kernels "
                          "(slows those steps: a profiling case's tokens/s is not a throughput figure)")
@@ -71,9 +69,7 @@ def main(argv=None):
     ap.add_argument("--cpu", action="store_true", help="smoke test on the CPU (tiny model)")
     a = ap.parse_args(argv)
 
-    from peft import LoraConfig, prepare_model_for_kbit_training
     from transformers import TrainerCallback, set_seed
-    from trl import SFTConfig, SFTTrainer
 
     sft = {**SEED_SFT, **json.loads(a.sft)}
     lora = {**SEED_LORA[a.mode], **json.loads(a.lora)}
@@ -94,16 +90,13 @@ def main(argv=None):
     tokenizer = common.stub_tokenizer()
 
     work = tempfile.mkdtemp(prefix="bench-train-")
-    args = SFTConfig(output_dir=work, use_cpu=not cuda, bf16=cuda, completion_only_loss=True,
-                     save_strategy="no", disable_tqdm=True, **sft)
+    args = recipe.sft_config({"completion_only_loss": True, "save_strategy": "no", "disable_tqdm": True, **sft}, work,
+                             cuda=cuda)
     set_seed(args.seed)
     t_load = time.perf_counter()
     if a.mode == "qlora":
-        model = common.quantized_model(a.model, bnb, attn=a.attn)
-        if a.no_kbit_upcast:
-            model.enable_input_require_grads()
-        else:
-            model = prepare_model_for_kbit_training(model, use_gradient_checkpointing=args.activation_checkpointing)
+        model = recipe.prepare_kbit(common.quantized_model(a.model, bnb, attn=a.attn), upcast=not a.no_kbit_upcast,
+                                    checkpointing=args.activation_checkpointing)
     else:
         model = common.build_model(a.model, a.attn, device=dev, dtype=torch.bfloat16 if cuda else torch.float32)
     t_load = time.perf_counter() - t_load
@@ -139,24 +132,18 @@ def main(argv=None):
                 self.prof = False
 
     clock = Clock()
-    trainer = SFTTrainer(model=model, args=args, train_dataset=data, processing_class=tokenizer,
-                         peft_config=LoraConfig(**lora), callbacks=[clock] + ([Profile()] if a.profile else []))
-    if a.mlp_chunk:  # after the Trainer, which may swap in Liger's MLP forward (as ftlab/train.py does)
-        sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-        from ftlab.train import chunk_mlps
-
-        print(f"chunk_mlps: {chunk_mlps(trainer.model, a.mlp_chunk)} MLPs in pieces of {a.mlp_chunk} tokens", flush=True)
+    trainer = recipe.build_trainer(args, model, tokenizer, data, None, lora, mlp_chunk_tokens=a.mlp_chunk,
+                                   callbacks=[clock] + ([Profile()] if a.profile else []))
+    if a.mlp_chunk:
+        print(f"chunk_mlps: each layer's MLP in pieces of {a.mlp_chunk} tokens", flush=True)
     if cuda:
         torch.cuda.synchronize()
         torch.cuda.reset_peak_memory_stats()
     error = None
     t0 = time.perf_counter()
-    from peft.helpers import disable_input_dtype_casting
-
     try:
-        # --no-input-cast: what ftlab/train.py does under autocast (no float32 copy of each LoRA input)
-        with disable_input_dtype_casting(trainer.model, active=a.no_input_cast):
-            trainer.train()
+        # --no-input-cast: what the stages do under autocast (no float32 copy of each LoRA input)
+        recipe.fit(trainer, input_cast=not a.no_input_cast)
     except torch.OutOfMemoryError as e:
         error = f"OOM: {str(e).splitlines()[0][:160]}"
     wall = time.perf_counter() - t0

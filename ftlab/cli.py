@@ -21,7 +21,8 @@ from pathlib import Path
 from tabulate import tabulate
 
 from ftlab import baselines, generation, labels, metrics, models, triage
-from ftlab.io import DataFileError, read_jsonl, write_json, write_jsonl
+from ftlab.io import DataFileError, read_jsonl, write_json
+from ftlab.stage import exit_on_error
 from ftlab.params import BaseModelSpec
 
 
@@ -401,7 +402,4 @@ def main(argv=None) -> None:
     c.add_argument("--params", type=Path, default=Path("params.yaml"))
     c.set_defaults(func=check)
     args = parser.parse_args(argv)
-    try:
-        args.func(args)
-    except (DataFileError, models.ModelSourceError) as e:
-        sys.exit(f"error: {e}")
+    exit_on_error(lambda: args.func(args))  # one line for every error a user can fix, as the stages print

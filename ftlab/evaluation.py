@@ -19,14 +19,14 @@ from pathlib import Path
 
 from ftlab import baselines, generation, judge, metrics, triage
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
-from ftlab.stage import StageError
+from ftlab.errors import FtlabError
 
 SPLITS = ("test", "real")
 BASES = ("base", metrics.FEW_SHOT, "qlora_base")  # evaluate_base's variants
 FINETUNES = tuple(metrics.PAIRS)  # lora, qlora
 
 
-class EvaluationError(StageError):
+class EvaluationError(FtlabError):
     """One line for the stage to print as `error: ...`."""
 
 

@@ -1,16 +1,16 @@
 """JSON / JSONL files: atomic writes (temp file + rename) and reads whose errors name file and line.
 
-A write that fails (disk full, a file size limit) leaves the previous file as it was and raises
-OSError naming the target file. Every stage imports this module, so importing it also installs a
-sys.excepthook that turns such an uncaught "no space" or "not writable" error (from our writes or a library's,
-such as save_pretrained) into one line, `error: <file>: <why>; ...`, and exit status 1, instead of a traceback.
+A write that fails (disk full, a file size limit) leaves the previous file as it was and raises OSError naming
+the target file; `write_error` turns such an error (from our writes or a library's, such as save_pretrained) into
+the one line that `ftlab.stage.run` and the CLI print.
 """
 import errno
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
+
+from ftlab.errors import FtlabError
 
 # errno values that mean "no room to write": disk full, quota exceeded, over RLIMIT_FSIZE.
 NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
@@ -18,30 +18,20 @@ NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 NOT_WRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
-def _no_space_hook(previous):
-    def hook(kind, value, tb):
-        if isinstance(value, OSError) and value.errno in NO_SPACE:
-            where = value.filename or "an output file"
-            print(f"error: {where}: {value.strerror or os.strerror(value.errno)}: free some disk space (or raise the "
-                  "file size limit) and run the stage again; the file was not replaced", file=sys.stderr)
-            return
-        if isinstance(value, OSError) and value.errno in NOT_WRITABLE:
-            where = value.filename or "an output file"
-            print(f"error: {where}: {value.strerror or os.strerror(value.errno)}: make its folder writable, then "
-                  "`dvc checkout` restores the outputs DVC removed before the stage ran, and run it again",
-                  file=sys.stderr)
-            return
-        previous(kind, value, tb)
-
-    hook.ftlab_no_space = True
-    return hook
+def write_error(error: BaseException) -> str | None:
+    """The one line for an OSError that says the disk is full or a folder is not writable; None for any other."""
+    if not isinstance(error, OSError) or error.errno not in NO_SPACE | NOT_WRITABLE:
+        return None
+    where = error.filename or "an output file"
+    why = error.strerror or os.strerror(error.errno)
+    if error.errno in NO_SPACE:
+        return (f"{where}: {why}: free some disk space (or raise the file size limit) and run the stage again; the "
+                "file was not replaced")
+    return (f"{where}: {why}: make its folder writable, then `dvc checkout` restores the outputs DVC removed before "
+            "the stage ran, and run it again")
 
 
-if not getattr(sys.excepthook, "ftlab_no_space", False):
-    sys.excepthook = _no_space_hook(sys.excepthook)
-
-
-class DataFileError(Exception):
+class DataFileError(FtlabError):
     """A data file that is missing or malformed; the message names the file (and line)."""
 
 

@@ -8,7 +8,7 @@ rounding. QLoRA: the adapter was trained on the base's 4-bit NF4 weights; a stan
 cannot be exactly that. `qlora_base="dequantized"` (default) merges into the NF4 weights de-quantized
 to float (the weights the adapter saw; the 4-bit rounding error is baked in), `"original"` into the
 float base before quantization (the adapter then sits on weights it was not trained with). Neither is
-exact: `check` measures how far the merged model is from base + adapter (README "Merge and export").
+exact: `check` measures how far the merged model is from base + adapter (docs/operations.md "Merge and export").
 """
 import gc
 import json

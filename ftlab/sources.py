@@ -11,7 +11,7 @@ Shapes (auto-detected from the columns, or stated in params):
   dolly              instruction + optional context + response (databricks/databricks-dolly-15k)
   prompt_completion  prompt + completion (strings, or lists of chat messages as TRL takes them)
 Every shape but triage is the generic task. Output rows: {"id", "messages", ...} with the assistant's
-answer last (ftlab/train.py trains on it); triage rows also carry severity and category, generic rows
+answer last (ftlab/train/ trains on it); triage rows also carry severity and category, generic rows
 the source's `category` when it has one (used for the stratified split and the label counts).
 """
 import json

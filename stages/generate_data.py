@@ -12,11 +12,10 @@ one row per line, from the backend named by params.yaml `generate_data.backend`:
 Rows that fail validation go to data/generated/quarantine.jsonl with the reason. Counts, and for
 anthropic the token usage and estimated cost, go to metrics/generate_data.json.
 """
-import sys
 from collections import Counter
 from pathlib import Path
 
-from ftlab import claude, claude_data, params, synth, triage
+from ftlab import claude, claude_data, params, stage, synth, triage
 from ftlab.io import DataFileError, write_json, write_jsonl
 
 OUT = Path("data/generated/rows.jsonl")
@@ -41,7 +40,7 @@ def anthropic_rows(p) -> tuple[list[dict], list[dict], dict]:
         result = claude.run(client, [request for request, _ in jobs], cache, concurrency=a.concurrency,
                             progress=lambda done, todo: print(f"  {done}/{todo} sent and answered", flush=True))
     except (claude.ClaudeError, DataFileError) as e:
-        sys.exit(f"error: {claude.redact(str(e))}")
+        raise stage.StageError(claude.redact(str(e))) from None
 
     # Every answer there is, so that a run that cannot finish still says how many rows it has.
     rows, quarantine, source = [], [], f"anthropic:{a.model}"
@@ -57,10 +56,9 @@ def anthropic_rows(p) -> tuple[list[dict], list[dict], dict]:
     if not result.complete:
         why = "interrupted" if result.interrupted else f"{len(result.errors)} failed: {result.errors[0]}"
         total = len(result.answers) + result.missing  # distinct requests (two equal reports: one request)
-        print(f"error: {result.missing} of {total} requests have no answer ({why}). The cache holds "
-              f"answers to {len(result.answers)} requests, {len(rows)} valid rows; run the stage again to "
-              "send only the missing requests", file=sys.stderr)
-        sys.exit(130 if result.interrupted else 1)
+        raise stage.StageError(f"{result.missing} of {total} requests have no answer ({why}). The cache holds "
+                               f"answers to {len(result.answers)} requests, {len(rows)} valid rows; run the stage "
+                               "again to send only the missing requests", code=130 if result.interrupted else 1)
     prices = claude.Prices(**a.usd_per_mtok.model_dump())
     usage = {**claude.Usage.of(result.answers.values()).metrics(prices),  # the whole data set's
              "requests_cached": result.cached,
@@ -78,7 +76,7 @@ def main() -> None:
 
     bad = [(r["id"], errors) for r in rows if (errors := triage.validate(r["triage"]))]
     if bad:  # a bug, never user input: refuse to write rows that break the spec
-        sys.exit(f"error: backend {p.backend} produced {len(bad)} rows that break the spec, e.g. {bad[0]}")
+        raise stage.StageError(f"backend {p.backend} produced {len(bad)} rows that break the spec, e.g. {bad[0]}")
 
     write_jsonl(OUT, rows)
     write_jsonl(QUARANTINE, quarantine)
@@ -94,4 +92,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

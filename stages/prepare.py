@@ -17,11 +17,10 @@ reason), data/prepared/meta.json ({"task": "triage" | "generic", "prompt", "answ
 metrics/prepare.json (rows by source and split, rejections by reason, label counts).
 """
 import json
-import sys
 from pathlib import Path
 
-from ftlab import gate, labels, models, params, sources
-from ftlab.io import DataFileError, write_json, write_jsonl
+from ftlab import gate, labels, models, params, sources, stage
+from ftlab.io import write_json, write_jsonl
 
 OUT = Path("data/prepared")
 SOURCES = ("generated", "real")
@@ -32,16 +31,13 @@ REASONS = ("bad_json", "missing_field", "wrong_label", "invalid_answer", "empty_
 def read_source(p) -> tuple[str, list, str, list[dict], list[dict], list[dict]]:
     """(source name, raw rows, shape, real evaluation reports, real development reports, real training records):
     the source as it is and, for triage, the real files (the training records only when prepare.mix.real is not 0)."""
-    try:
-        name, raw = sources.load(p.source)
-        shape = sources.shape_of(name, raw, p.source.shape)
-        if shape != "triage":
-            return name, raw, shape, [], [], []
-        real, dev = (labels.read(Path(f), require=("severity", "category"), need_report=True)[0] for f in (p.real, p.dev))
-        real_train = [] if p.mix.real == 0 else labels.read(
-            Path(p.real_train), require=("severity", "category", "affected_services"), need_report=True)[0]
-    except DataFileError as e:
-        sys.exit(f"error: {e}")
+    name, raw = sources.load(p.source)
+    shape = sources.shape_of(name, raw, p.source.shape)
+    if shape != "triage":
+        return name, raw, shape, [], [], []
+    real, dev = (labels.read(Path(f), require=("severity", "category"), need_report=True)[0] for f in (p.real, p.dev))
+    real_train = [] if p.mix.real == 0 else labels.read(
+        Path(p.real_train), require=("severity", "category", "affected_services"), need_report=True)[0]
     return name, raw, shape, real, dev, real_train
 
 
@@ -128,7 +124,7 @@ def main() -> None:
     try:
         tokenizer = models.load_tokenizer(train_params.base_model)
     except models.ModelSourceError as e:
-        sys.exit(f"error: train_lora.{e}")
+        raise stage.StageError(f"train_lora.{e}") from None
     held_out = {**{f"{p.real} {r['id']}": r["report"] for r in real}, **{f"{p.dev} {r['id']}": r["report"] for r in dev}}
     chats, refused, tokens, index = gate_rows(p, chats, held_out, tokenizer, max_tokens)
     rejected += refused
@@ -136,12 +132,13 @@ def main() -> None:
 
     splits = split_rows(p, chats, task)
     if not splits["test"] or not splits["train"]:
-        sys.exit(f"error: {len(chats)} rows passed the gate ({len(rejected)} rejected, see {OUT / 'rejected.jsonl'}), "
-                 "which leaves an empty test or train split; supply more rows, adjust prepare.test_fraction / "
-                 "prepare.val_fraction, or give prepare.mix a share of rows")
+        raise stage.StageError(f"{len(chats)} rows passed the gate ({len(rejected)} rejected, see "
+                               f"{OUT / 'rejected.jsonl'}), which leaves an empty test or train split; supply more "
+                               "rows, adjust prepare.test_fraction / prepare.val_fraction, or give prepare.mix a share "
+                               "of rows")
     leakage = gate.leakage(index, splits["train"], splits["test"])
     if leakage:  # deduplicate ran over all rows before the split, so this is a bug, never a data problem
-        sys.exit(f"error: {leakage} test rows are near-duplicates of train rows after deduplication")
+        raise stage.StageError(f"{leakage} test rows are near-duplicates of train rows after deduplication")
 
     for split_name, rows in splits.items():
         write_jsonl(OUT / f"{split_name}.jsonl", rows)
@@ -156,4 +153,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    stage.run(main)

@@ -4,6 +4,8 @@ LoRA fine-tune of params.yaml `train_lora.base_model` on data/prepared/train.jso
 loss on the assistant's JSON only. `train_lora.lora` goes to peft.LoraConfig and `train_lora.sft` to
 trl.SFTConfig as they are. Writes the adapter to models/lora/ and metrics/train_lora.json.
 """
-from ftlab.train import main
+from ftlab import stage
+from ftlab.train.launch import main
 
-main("train_lora")
+if __name__ == "__main__":
+    stage.run(lambda: main("train_lora"))

@@ -12,16 +12,19 @@ def ftlab_imports(path, seen=None) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         names = []
         if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "ftlab":
-            names = [node.module] if node.module != "ftlab" else [f"ftlab.{a.name}" for a in node.names]
+            # `from ftlab.x import y`: the module x, and y too where y is a module of the package x
+            names = [node.module, *(f"{node.module}.{a.name}" for a in node.names)]
         elif isinstance(node, ast.Import):
             names = [a.name for a in node.names if a.name.split(".")[0] == "ftlab"]
         for name in names:
-            module = REPO / (name.replace(".", "/") + ".py")
-            if not module.is_file():  # a package: its __init__.py
-                module = REPO / name.replace(".", "/") / "__init__.py"
-            if module.is_file() and str(module.relative_to(REPO)) not in seen:
-                seen.add(str(module.relative_to(REPO)))
-                ftlab_imports(module, seen)
+            parts = name.split(".")
+            for depth in range(2, len(parts) + 1):  # importing ftlab.a.b imports the package ftlab.a first
+                module = REPO / ("/".join(parts[:depth]) + ".py")
+                if not module.is_file():  # a package: its __init__.py
+                    module = REPO / "/".join(parts[:depth]) / "__init__.py"
+                if module.is_file() and str(module.relative_to(REPO)) not in seen:
+                    seen.add(str(module.relative_to(REPO)))
+                    ftlab_imports(module, seen)
     return seen
 
 

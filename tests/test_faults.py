@@ -110,11 +110,12 @@ def test_evaluate_refuses_an_adapter_trained_on_another_base(tmp_path, eval_dir)
     assert not (cwd / "data/eval").exists() and not list((cwd / "data").glob(".eval-*"))
 
 
-# train_qlora's own entry point (ftlab.train.main, as stages/train_qlora.py calls it), each optimizer
-# step slowed down so that the test can kill it between its first and second checkpoint.
+# train_qlora's own entry point (ftlab.train.launch.main through stage.run, as stages/train_qlora.py calls it),
+# each optimizer step slowed down so that the test can kill it between its first and second checkpoint.
 SLOW_TRAIN_QLORA = SLOW_STEPS + """
-from ftlab.train import main
-main("train_qlora")
+from ftlab import stage
+from ftlab.train.launch import main
+stage.run(lambda: main("train_qlora"))
 """
 
 
@@ -210,9 +211,10 @@ def test_dvc_repro_twice_at_once_the_second_refuses_clearly(tmp_path):
     assert (tmp_path / "out.txt").read_text() == "done" and "hold" in yaml.safe_load((tmp_path / "dvc.lock").read_text())["stages"]
 
 
-# A stage that imports ftlab, says it started, then writes its out 30 s later unless it is stopped first.
-ORPHAN = ("python -c \"import ftlab, os, pathlib, time; pathlib.Path('pid').write_text(str(os.getpid())); "
-          "time.sleep(30); pathlib.Path('out.txt').write_text('written behind DVC')\"")
+# A stage (run through ftlab.stage.run, as every stage is) that says it started, then writes its out 30 s later
+# unless it is stopped first.
+ORPHAN = ("python -c \"import os, pathlib, time; from ftlab import stage; pathlib.Path('pid').write_text(str(os.getpid())); "
+          "stage.run(lambda: time.sleep(30)); pathlib.Path('out.txt').write_text('written behind DVC')\"")
 
 
 @pytest.mark.parametrize("shell", ["bash", "sh", "wrapper"])
@@ -248,17 +250,22 @@ def test_sigterm_to_dvc_repro_stops_the_stage_too(tmp_path, shell):
 
 def test_an_out_that_cannot_be_written_is_one_line_that_says_how_to_get_the_old_outs_back(capsys):
     """Issue 30: DVC deletes a stage's outs before the run, so a stage that fails on a read-only folder has lost them;
-    the error (every stage imports ftlab.io, whose hook prints it) says how to restore them, without a traceback."""
+    the error (every stage runs through ftlab.stage.run, which prints it) says how to restore them, without a
+    traceback."""
     import errno
 
-    from ftlab import io
+    from ftlab import stage
 
-    seen = []
-    hook = io._no_space_hook(lambda *exc: seen.append(exc))
+    def fails(error):
+        def main():
+            raise error
+        return main
+
     for code in (errno.EACCES, errno.EROFS):
-        hook(PermissionError, PermissionError(code, os.strerror(code), "metrics/prepare.json"), None)
-        assert capsys.readouterr().err == (
+        with pytest.raises(SystemExit) as stopped:
+            stage.run(fails(PermissionError(code, os.strerror(code), "metrics/prepare.json")))
+        assert str(stopped.value.code) == (
             f"error: metrics/prepare.json: {os.strerror(code)}: make its folder writable, then `dvc checkout` restores "
-            "the outputs DVC removed before the stage ran, and run it again\n")
-    hook(ValueError, ValueError("a bug"), None)  # anything else: the traceback, as before
-    assert len(seen) == 1 and not capsys.readouterr().err
+            "the outputs DVC removed before the stage ran, and run it again")
+    with pytest.raises(ValueError, match="a bug"):  # anything else: the traceback, as before
+        stage.run(fails(ValueError("a bug")))

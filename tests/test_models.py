@@ -106,7 +106,7 @@ def test_launched_runs_claim_their_gpus_through_the_exec(tmp_path):
 
 
 def test_gpus_needed_reads_launch_before_the_libraries(tmp_path, monkeypatch):
-    from ftlab import train
+    from ftlab.train import launch
 
     monkeypatch.chdir(tmp_path)
     cases = [("train_lora: {launch: {num_processes: 2, multi_gpu: true}}", 2),
@@ -117,7 +117,7 @@ def test_gpus_needed_reads_launch_before_the_libraries(tmp_path, monkeypatch):
              ("not: [valid", 1)]
     for text, expected in cases:
         (tmp_path / "params.yaml").write_text(text + "\n")
-        assert train.gpus_needed("train_lora") == expected, text
+        assert launch.gpus_needed("train_lora") == expected, text
 
 
 @pytest.mark.parametrize("avx512_bf16", [True, False])

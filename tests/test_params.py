@@ -88,13 +88,17 @@ def test_bad_files_and_sections(tmp_path):
         params.read_yaml(tmp_path / "missing.yaml")
 
 
-def test_load_exits_with_one_line_naming_the_key(tmp_path, capsys):
+def test_load_raises_one_error_naming_the_file_and_the_key_and_a_stage_exits_2_with_it(tmp_path, capsys):
+    from ftlab import stage
+
     data = real()
     data["evaluate"]["max_new_tokens"] = "many"
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(data))
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(params.ParamsError, match=f"^{path}: evaluate.max_new_tokens"):
         params.load("evaluate", path)
+    with pytest.raises(SystemExit) as e:
+        stage.run(lambda: params.load("evaluate", path))
     assert e.value.code == 2
     assert capsys.readouterr().err.startswith(f"error: {path}: evaluate.max_new_tokens")
 
@@ -177,6 +181,6 @@ def test_ftlab_check_names_a_null_source_file_that_would_crash_dvc(tmp_path, cap
 def test_fp16_and_bf16_together_are_refused_in_the_view_of_the_device_that_merges_them():
     data = real()
     data["train_lora"]["sft"]["fp16"] = True
-    params.parse("train_lora", data)  # alone: the stage then leaves bf16 off (ftlab.train.sft_config)
+    params.parse("train_lora", data)  # alone: the stage then leaves bf16 off (ftlab.train.recipe.sft_config)
     data["train_lora"]["on_cuda"]["sft"]["bf16"] = True
     assert "train_lora.on_cuda.sft: fp16 and bf16 are both true; keep one" in error("train_lora", data)

@@ -1,6 +1,6 @@
 """Bad inputs and secrets (issue 7). Each bad input gets one clear line naming the file, field or row
 and a non-zero exit, or is quarantined with its reason; none crashes with a traceback and none is
-silently accepted. The cases already tested elsewhere are listed in README "Reliability"; these are
+silently accepted. The cases already tested elsewhere are listed in docs/reliability.md; these are
 the rest. The secrets test runs every stage that can use ANTHROPIC_API_KEY through `dvc repro`
 against the loopback Messages API and looks for the key in every file and log: zero hits."""
 import json
@@ -15,6 +15,7 @@ import pytest
 import yaml
 
 from ftlab import judge, metrics, params, sources, synth, triage
+from ftlab import stage as ftlab_stage
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
 from ftlab.params import PrepareSource
 from tests import eval_inputs
@@ -61,7 +62,7 @@ def test_bad_params_stop_a_stage_with_one_line(tmp_path, capsys, stage, text, ex
     path = tmp_path / "params.yaml"
     path.write_text(text())
     with pytest.raises(SystemExit) as e:
-        params.load(stage, path)
+        ftlab_stage.run(lambda: params.load(stage, path))
     err = capsys.readouterr().err
     assert e.value.code == 2 and err.startswith(f"error: {path}: ") and expected in err
     assert err.count("\n") == 1 or "not valid YAML" in err  # PyYAML's own message spans lines, with the position

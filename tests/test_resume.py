@@ -94,7 +94,7 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_ends_as_an_uninterrupte
                              str(tmp_path / "params.yaml")], cwd=tmp_path, env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.time() + 240
-    while not list(root.glob(f"*/checkpoint-{SAVE_STEPS}/{train.COMPLETE}")):
+    while not list(root.glob(f"*/checkpoint-{SAVE_STEPS}/{train.checkpoints.COMPLETE}")):
         assert proc.poll() is None, proc.stderr.read().decode()[-3000:]
         assert time.time() < deadline, "no checkpoint within 240 s"
         time.sleep(0.02)
@@ -104,9 +104,9 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_ends_as_an_uninterrupte
     assert proc.returncode == -signal.SIGKILL
     assert not out.exists()  # killed before the end: no adapter
     run_dir, = root.iterdir()
-    assert run_dir.name == train.run_key(params.parse("train_lora", section), data_dir)
-    assert train.last_checkpoint(run_dir).name == f"checkpoint-{SAVE_STEPS}"
-    assert not list(run_dir.glob(f"checkpoint-{2 * SAVE_STEPS}/{train.COMPLETE}"))  # killed before the 2nd
+    assert run_dir.name == train.checkpoints.run_key(params.parse("train_lora", section), data_dir)
+    assert train.checkpoints.last_checkpoint(run_dir).name == f"checkpoint-{SAVE_STEPS}"
+    assert not list(run_dir.glob(f"checkpoint-{2 * SAVE_STEPS}/{train.checkpoints.COMPLETE}"))  # killed before the 2nd
     lines_before = len((live / "plots/metrics/loss.tsv").read_text().splitlines())
     at_checkpoint = _adapter(run_dir / f"checkpoint-{SAVE_STEPS}")
 
@@ -156,27 +156,27 @@ def test_same_params_and_data_give_the_same_adapter(tmp_path, data_dir, tiny_mod
 
 def test_run_key_changes_with_params_data_and_base(tmp_path, data_dir, tiny_model_dir):
     section = _section(tiny_model_dir)
-    key = train.run_key(params.parse("train_lora", section), data_dir)
-    assert key == train.run_key(params.parse("train_lora", _section(tiny_model_dir)), data_dir)
-    assert key != train.run_key(params.parse("train_lora", _section(tiny_model_dir, learning_rate=2e-2)), data_dir)
+    key = train.checkpoints.run_key(params.parse("train_lora", section), data_dir)
+    assert key == train.checkpoints.run_key(params.parse("train_lora", _section(tiny_model_dir)), data_dir)
+    assert key != train.checkpoints.run_key(params.parse("train_lora", _section(tiny_model_dir, learning_rate=2e-2)), data_dir)
     other = _section(tiny_model_dir)
     other["train_lora"]["base_model"]["path"] = str(tmp_path)
-    assert key != train.run_key(params.parse("train_lora", other), data_dir)
+    assert key != train.checkpoints.run_key(params.parse("train_lora", other), data_dir)
     changed = tmp_path / "data"
     changed.mkdir()
     (changed / "val.jsonl").write_bytes((data_dir / "val.jsonl").read_bytes())
     (changed / "train.jsonl").write_bytes((data_dir / "train.jsonl").read_bytes().replace(b"eu-west", b"eu-east", 1))
-    assert key != train.run_key(params.parse("train_lora", section), changed)
+    assert key != train.checkpoints.run_key(params.parse("train_lora", section), changed)
 
 
 def test_only_a_complete_checkpoint_is_resumed(tmp_path):
     for step, complete in ((3, True), (6, True), (9, False)):  # 9: killed while the Trainer was saving it
         (tmp_path / f"checkpoint-{step}").mkdir()
         if complete:
-            (tmp_path / f"checkpoint-{step}" / train.COMPLETE).write_text(json.dumps({"global_step": step}))
+            (tmp_path / f"checkpoint-{step}" / train.checkpoints.COMPLETE).write_text(json.dumps({"global_step": step}))
     (tmp_path / "checkpoint-x").mkdir()
-    assert train.last_checkpoint(tmp_path) == tmp_path / "checkpoint-6"
-    assert train.last_checkpoint(tmp_path / "missing") is None
+    assert train.checkpoints.last_checkpoint(tmp_path) == tmp_path / "checkpoint-6"
+    assert train.checkpoints.last_checkpoint(tmp_path / "missing") is None
 
 
 def test_two_runs_with_the_same_params_at_once_both_finish(tmp_path, data_dir, tiny_model_dir, uninterrupted):

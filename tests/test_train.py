@@ -8,8 +8,10 @@ import yaml
 from safetensors.torch import load_file
 
 from ftlab import models, params, train
+from ftlab.errors import TrainError
 from ftlab.io import DataFileError, write_jsonl
-from tests.conftest import REPO, repo_params, triage_row, write_meta
+from ftlab.train import launch
+from tests.conftest import repo_params, triage_row, write_meta
 
 
 def _params(stage, tiny_model_dir, **sft):
@@ -31,7 +33,7 @@ def data_dir(tmp_path):
 
 def test_prompt_completion_puts_only_the_answer_in_the_completion():
     row = triage_row(1)
-    pc = train.prompt_completion(row)
+    pc = train.data.prompt_completion(row)
     assert [m["role"] for m in pc["prompt"]] == ["system", "user"]
     assert pc["completion"] == [row["messages"][2]]
 
@@ -55,6 +57,9 @@ def test_lora_trains_adapter_and_leaves_base_untouched(tmp_path, data_dir, tiny_
     # the base as params.yaml names it, not the path it was loaded from (issue 30)
     assert json.loads((tmp_path / "lora/adapter_config.json").read_text())["base_model_name_or_path"] == \
         f"local:{tiny_model_dir}"
+    # dvclive's record of the Trainer's arguments (a file in git) names no folder of this machine
+    logged = yaml.safe_load((tmp_path / "live/params.yaml").read_text())
+    assert logged["output_dir"] == "<a scratch folder>" and str(tmp_path) not in (tmp_path / "live/params.yaml").read_text()
     after = {k.removeprefix("base_model.model."): v for k, v in trainer.model.state_dict().items()}
     for name, weight in base.items():
         key = name.replace(".weight", ".base_layer.weight") if name.replace(".weight", ".base_layer.weight") in after else name
@@ -83,13 +88,13 @@ def test_the_adapter_names_its_base_as_params_yaml_does_not_by_the_cache_path_it
     cached = "/home/someone/.cache/ftlab/dequantized/SmolLM2-135M-Instruct.Q4_1-b179c9523d0e6a0f-tf5.24.0"
     (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": cached, "r": 16}))
     (tmp_path / "README.md").write_text(f"---\nbase_model: {cached}\ntags:\n- base_model:adapter:{cached}\n---\n")
-    train.portable_base_name(tmp_path, params.BaseModelSpec(source="embedded", path="smollm2-135m-instruct"))
+    train.adapter.portable_base_name(tmp_path, params.BaseModelSpec(source="embedded", path="smollm2-135m-instruct"))
     config = json.loads((tmp_path / "adapter_config.json").read_text())
     assert config == {"base_model_name_or_path": "embedded:smollm2-135m-instruct", "r": 16}
     card = (tmp_path / "README.md").read_text()
     assert "/home/someone" not in card and card.count("embedded:smollm2-135m-instruct") == 2
     (tmp_path / "adapter_config.json").write_text(json.dumps({"base_model_name_or_path": "/hub/cache/snapshots/ab12"}))
-    train.portable_base_name(tmp_path, params.BaseModelSpec(source="hub", path="Qwen/Qwen2.5-0.5B-Instruct",
+    train.adapter.portable_base_name(tmp_path, params.BaseModelSpec(source="hub", path="Qwen/Qwen2.5-0.5B-Instruct",
                                                                   revision="7ae557604adf67be50417f59c2c2f167def9a775"))
     assert json.loads((tmp_path / "adapter_config.json").read_text())["base_model_name_or_path"] == \
         "Qwen/Qwen2.5-0.5B-Instruct"
@@ -112,7 +117,7 @@ def test_empty_training_split_stops_with_a_clear_message(tmp_path, tiny_model_di
     write_jsonl(tmp_path / "data" / "train.jsonl", [])
     write_jsonl(tmp_path / "data" / "val.jsonl", [])
     write_meta(tmp_path / "data")
-    with pytest.raises(SystemExit, match="train.jsonl has no rows"):
+    with pytest.raises(TrainError, match="train.jsonl has no rows"):
         train.train(tmp_path / "data", tmp_path / "lora", tmp_path / "m.json", _params("train_lora", tiny_model_dir))
 
 
@@ -193,7 +198,7 @@ def test_mlp_chunk_tokens_names_itself_when_an_mlp_returns_more_than_a_tensor():
 
     layer = torch.nn.Module()
     layer.mlp = Experts()
-    assert train.chunk_mlps(layer, 2) == 1
+    assert train.patches.chunk_mlps(layer, 2) == 1
     assert layer.mlp(torch.zeros(1, 2, 4))[0].shape == (1, 2, 4)  # up to 2 tokens: untouched
     with pytest.raises(TypeError, match="mlp_chunk_tokens: Experts returns tuple.*mlp_chunk_tokens: null"):
         layer.mlp(torch.zeros(1, 5, 4))
@@ -234,12 +239,12 @@ def test_label_values_words_trains_on_words_and_its_replies_come_back_as_the_spe
     from ftlab import cli, generation, triage
 
     row = triage_row(1, severity="SEV1")
-    completion = train.prompt_completion(row, "words")["completion"][0]["content"]
+    completion = train.data.prompt_completion(row, "words")["completion"][0]["content"]
     assert json.loads(completion) == {**json.loads(row["messages"][2]["content"]), "severity": "critical"}
-    assert train.prompt_completion(row)["completion"][0]["content"] == row["messages"][2]["content"]
+    assert train.data.prompt_completion(row)["completion"][0]["content"] == row["messages"][2]["content"]
     tokenizer = models.load_tokenizer(params.BaseModelSpec(source="local", path=str(tiny_model_dir)))
     ids = torch.tensor([tokenizer(completion, add_special_tokens=False)["input_ids"]])
-    weighted = [tokenizer.decode([t]) for t, w in zip(ids[0], train.LabelWeights(tokenizer, 10.0)(ids)[0]) if w > 1]
+    weighted = [tokenizer.decode([t]) for t, w in zip(ids[0], train.recipe.LabelWeights(tokenizer, 10.0)(ids)[0]) if w > 1]
     assert "".join(weighted) == "critical" + "degradation"  # the word and the category, nothing else
 
     p = _params("train_lora", tiny_model_dir).model_copy(update={"label_values": "words"})
@@ -284,7 +289,7 @@ def test_compact_lm_head_projects_only_the_labelled_positions_on_a_cpu_with_the_
     monkeypatch.setattr(trl_utils._ChunkedLogProbFunction, "apply", staticmethod(
         lambda hidden, *a: projected.append((hidden.shape[0], trl_utils._use_triton(hidden.device))) or real(hidden, *a)))
     results = []
-    for compact in (contextlib.nullcontext, train.compact_lm_head):
+    for compact in (contextlib.nullcontext, train.patches.compact_lm_head):
         model.zero_grad()
         with compact():
             out = model(input_ids=ids, labels=labels, fused_lm_head=True)
@@ -306,7 +311,7 @@ def test_settings_that_would_fail_or_mislead_inside_the_trainer_stop_first_namin
     """Values params validation accepts because only the data or the machine can refute them (issue 19's sweep):
     each stops the run before training with the key's name, instead of a Trainer traceback or a silent no-op."""
     def stops(p, match, data=data_dir):
-        with pytest.raises(SystemExit) as e:
+        with pytest.raises(TrainError) as e:
             train.train(data, tmp_path / "lora", tmp_path / "m.json", p)
         assert match in str(e.value), e.value
         assert not (tmp_path / "lora").exists()
@@ -332,7 +337,7 @@ def test_settings_that_would_fail_or_mislead_inside_the_trainer_stop_first_namin
     stops(p, r"lora.target_modules: '.*\\.v_prj' match no module")
     for good in ("all-linear", r".*\.(q|v)_proj", ["q_proj", "v_proj"]):  # these train
         p = p.model_copy(update={"lora": {**p.lora, "target_modules": good}})
-        train.check_targets(models.load_model(p.base_model), p.lora)
+        train.checks.check_targets(models.load_model(p.base_model), p.lora)
 
 
 def test_a_stage_that_accelerate_started_as_one_plain_process_does_not_launch_itself_again(tmp_path, monkeypatch):
@@ -344,9 +349,9 @@ def test_a_stage_that_accelerate_started_as_one_plain_process_does_not_launch_it
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("LOCAL_RANK", raising=False)
     monkeypatch.setenv("FTLAB_LAUNCHED", "1")  # what the first launch leaves for the process accelerate starts
-    monkeypatch.setattr(train.os, "execv", lambda *a: pytest.fail("launched again"))
-    with pytest.raises(SystemExit) as e:
-        train.main("train_lora")
+    monkeypatch.setattr(launch.os, "execv", lambda *a: pytest.fail("launched again"))
+    with pytest.raises(TrainError) as e:
+        launch.main("train_lora")
     assert "train_lora.launch.num_processes: 2, but `accelerate launch` started a single process" in str(e.value)
 
 
@@ -362,7 +367,7 @@ def test_the_cuda_branches_of_the_recipe_on_a_cpu_with_cuda_forced(tmp_path, tin
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     for supported, p, expected in ((True, plain, True), (False, plain, False), (True, with_fp16, False)):
         monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: supported)
-        kw = train.sft_config(p, str(tmp_path))
+        kw = train.recipe.sft_config(p.sft, str(tmp_path))
         assert kw["bf16"] is expected and kw["use_cpu"] is False, (supported, p.sft.get("fp16"))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H200")
     monkeypatch.setenv("WORLD_SIZE", "2")
@@ -370,6 +375,22 @@ def test_the_cuda_branches_of_the_recipe_on_a_cpu_with_cuda_forced(tmp_path, tin
     monkeypatch.undo()
     assert models.device_name() == f"cpu ({torch.get_num_threads()} threads)"
     original = trl_utils._use_triton
-    with train.compact_lm_head():
+    with train.patches.compact_lm_head():
         assert trl_utils._use_triton(torch.device("cpu")) is True
         assert trl_utils._use_triton(torch.device("cuda")) == original(torch.device("cuda"))  # TRL's own choice
+
+
+def test_run_metrics_of_a_resumed_run_count_its_own_tokens_and_every_steps_loss():
+    """The figures of a run resumed at step 2 of 4: tokens per second over this run's tokens only (the log history
+    starts with the earlier run's), the training loss over all four steps (the Trainer averages this run's only)."""
+    from ftlab.train.run_metrics import run_metrics
+
+    history = [{"step": 1, "loss": 4.0, "num_tokens": 100}, {"step": 2, "loss": 2.0, "num_tokens": 200},
+               {"step": 2, "eval_loss": 1.9}, {"step": 3, "loss": 1.0, "num_tokens": 300},
+               {"step": 4, "loss": 1.0, "num_tokens": 400}]
+    m = run_metrics(history, global_step=4, training_loss=1.0, resumed_step=2, seconds=10.0, eval_loss=0.98765)
+    assert m == {"train_loss": 2.0, "eval_loss": 0.9877, "steps": 4, "resumed_from_step": 2, "train_seconds": 10.0,
+                 "train_tokens_per_s": 20.0}
+    fresh = run_metrics(history, global_step=4, training_loss=2.0, resumed_step=0, seconds=10.0, eval_loss=None)
+    assert fresh["train_loss"] == 2.0 and fresh["train_tokens_per_s"] == 40.0 and fresh["eval_loss"] is None
+    assert run_metrics([], 0, 0.0, 0, 1.0, None)["train_tokens_per_s"] is None  # no step logged: no speed
