@@ -1,21 +1,63 @@
-"""Stage scripts run as DVC runs them (python stages/NAME.py from a repo root), on small inputs."""
+"""Stage scripts on small inputs: each stage's main() called in this process, as `python stages/NAME.py` calls it
+(through ftlab.stage), and in a fresh interpreter only where the test is about the process (its exit status)."""
+import io
 import json
+import os
+import runpy
 import subprocess
 import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 
 import yaml
 
 from ftlab import triage
 from ftlab.io import read_jsonl, write_jsonl
+from ftlab.stage import exit_on_error
 from tests.conftest import REPO, repo_params
 
 
-def run_stage(name, cwd, check=True):
-    result = subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py")], cwd=cwd,
-                            capture_output=True, text=True)
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def stage_main(name: str):
+    """The main() that stages/NAME.py runs (its module run under another name, so its `__main__` block does not)."""
+    if name.startswith("train_"):
+        from ftlab.train.launch import main
+
+        return lambda: main(name)
+    return runpy.run_path(str(REPO / "stages" / f"{name}.py"), run_name="ftlab_test_stage")["main"]
+
+
+def run_stage(name, cwd, check=True, process=False) -> Ran:
+    """Run a stage in `cwd`: its main() through ftlab.stage.exit_on_error in this process, stdout and stderr
+    captured and an exit status as the interpreter would give it; process=True: `python stages/NAME.py` in a fresh
+    interpreter (what exit statuses and import-time behaviour need)."""
+    if process:
+        result = subprocess.run([sys.executable, str(REPO / "stages" / f"{name}.py")], cwd=cwd,
+                                capture_output=True, text=True)
+        ran = Ran(result.returncode, result.stdout, result.stderr)
+    else:
+        out, err, code, here = io.StringIO(), io.StringIO(), 0, os.getcwd()
+        os.chdir(cwd)
+        try:
+            with redirect_stdout(out), redirect_stderr(err):
+                try:
+                    exit_on_error(stage_main(name))
+                except SystemExit as e:  # sys.exit("error: ..."): the interpreter prints the text, status 1
+                    code = e.code if isinstance(e.code, int) else 1
+                    if isinstance(e.code, str):
+                        print(e.code, file=sys.stderr)
+        finally:
+            os.chdir(here)
+        ran = Ran(code, out.getvalue(), err.getvalue())
     if check:
-        assert result.returncode == 0, result.stderr[-3000:]
-    return result
+        assert ran.returncode == 0, ran.stderr[-3000:]
+    return ran
 
 
 def workdir(tmp_path, tiny_model_dir, **changes):
@@ -67,12 +109,12 @@ def test_prepare_dedups_splits_by_cell_and_counts_tokens(tmp_path, tiny_model_di
 
 def test_stages_stop_with_one_clear_line_on_bad_input(tmp_path, tiny_model_dir):
     cwd = workdir(tmp_path, tiny_model_dir)
-    result = run_stage("prepare", cwd, check=False)  # no generated data yet
+    result = run_stage("prepare", cwd, check=False, process=True)  # no generated data yet
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == "error: data/generated/rows.jsonl: not found; run the stage that writes it (dvc repro)"
 
     (cwd / "params.yaml").write_text((cwd / "params.yaml").read_text().replace("r: 16", "r: 0", 1))
-    result = run_stage("train_lora", cwd, check=False)
+    result = run_stage("train_lora", cwd, check=False, process=True)
     assert result.returncode == 2
     assert result.stderr == "error: params.yaml: train_lora.lora.r: 0 is out of range [1, inf]\n"
     assert "Traceback" not in result.stderr
