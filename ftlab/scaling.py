@@ -8,8 +8,9 @@ nested), with or without the generated rows beside them, scored on the held-out 
     dvc queue start --jobs 1 && dvc queue status        # wait until every experiment has run
     python -m ftlab.scaling exps                       # metrics/scaling.json and notes/scaling.png
 
-    # bench/decision.py's cases of the same recipe and row choice, and pipeline runs' metrics (2026-12-06):
-    python -m ftlab.scaling bench bench/out/decision/<file>.json ... [--pipeline EVAL.json PREPARE.json SEED]
+    # bench/decision.py's cases of the same recipe and row choice, and pipeline runs' metrics (2026-12-06);
+    # FILE.json:CASE,CASE keeps only those cases of that file (a file also holding other recipes' cases):
+    python -m ftlab.scaling bench bench/out/decision/<file>.json[:CASES] ... [--pipeline EVAL.json PREPARE.json SEED]
 
 Both write metrics/scaling.json ({"points": [...], "source": ...}: per N the fine-tune's and the classic
 baseline's accuracy on each label, the mean over seeds with its range, and a 95% Wilson interval of one run) and
@@ -21,6 +22,8 @@ import subprocess
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from ftlab.io import DataFileError
 
 OUT, FIGURE = Path("metrics/scaling.json"), Path("notes/scaling.png")
 FIELDS = ("severity", "category")
@@ -56,15 +59,25 @@ def summarize(runs: list[dict], rows: int, source: str) -> dict:
     return {"rows": rows, "source": source, "points": points}
 
 
-def from_decision(paths: list[Path], split: str = "reports", pipeline: list[tuple[Path, Path, int]] = ()) -> dict:
-    """Points from bench/decision.py results (every case that names its sources, scored on `split`) and from pipeline
-    runs ((metrics/eval.json, metrics/prepare.json, training seed) of `make repro`)."""
+def from_decision(paths: list[Path | str], split: str = "reports", pipeline: list[tuple[Path, Path, int]] = ()) -> dict:
+    """Points from bench/decision.py results (every case that names its sources, scored on `split`; `FILE:A,B` keeps
+    only the cases named A and B of FILE) and from pipeline runs ((metrics/eval.json, metrics/prepare.json, training
+    seed) of `make repro`)."""
     runs = [from_pipeline(*run) for run in pipeline]
     rows = runs[0]["rows"] if runs else 0
-    for path in paths:
+    for spec in paths:
+        path, _, names = str(spec).partition(":")
+        path, keep = Path(path), set(filter(None, names.split(",")))
+        if not path.is_file():
+            raise DataFileError(f"{path}: no such bench result (bench/decision.py --out writes OUT/decision.json)")
         data = json.loads(path.read_text())
+        unknown = keep - {case.get("case") for case in data["cases"]}
+        if unknown:
+            raise DataFileError(f"{path}: no case named {', '.join(sorted(unknown))} in it; drop the name or fix the file")
         for case in data["cases"]:
             key = f"{split}_constrained"
+            if keep and case.get("case") not in keep:
+                continue
             if "train_rows" not in case or f"{split}_classic_severity_accuracy" not in case.get("baselines", {}):
                 continue
             rows = rows or _rows(path, split)
@@ -166,6 +179,7 @@ def draw(result: dict, path: Path = FIGURE) -> None:
         ax.set_xscale("symlog", linthresh=50)
         ticks = sorted({p["real_rows"] for p in result["points"]})
         ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.set_xlim(-10, max(ticks) * 1.3)  # room for the last point's marker and range bar
         ax.set_xlabel("real training rows (0 = generated rows only)")
         ax.set_title(f"{field} accuracy on the held-out real reports ({result['rows']} rows)")
         ax.grid(alpha=0.3)
@@ -184,14 +198,14 @@ def main(argv: list[str]) -> int:
         return 2
     if argv[0] == "exps":
         result = from_exps()
-    else:  # bench FILE.json ... [--pipeline EVAL.json PREPARE.json SEED]...
+    else:  # bench FILE.json[:CASES] ... [--pipeline EVAL.json PREPARE.json SEED]...
         files, pipeline, rest = [], [], list(argv[1:])
         while rest:
             if rest[0] == "--pipeline":
                 pipeline.append((Path(rest[1]), Path(rest[2]), int(rest[3])))
                 rest = rest[4:]
             else:
-                files.append(Path(rest.pop(0)))
+                files.append(rest.pop(0))
         result = from_decision(files, pipeline=pipeline)
     OUT.write_text(json.dumps(result, indent=1) + "\n")
     draw(result)
@@ -201,4 +215,6 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    from ftlab.stage import exit_on_error
+
+    exit_on_error(lambda: sys.exit(main(sys.argv[1:])))

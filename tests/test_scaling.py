@@ -58,3 +58,22 @@ def test_points_from_dvc_experiments_in_dvc_exp_shows_json_shape(monkeypatch):
     result = scaling.from_exps()
     assert [(p["real_rows"], p["seeds"]) for p in result["points"]] == [(50, [42]), (720, [42, 43])]
     assert result["points"][1]["lora_severity"] == 0.65 and result["rows"] == 110
+
+
+def test_a_file_can_name_the_cases_it_contributes_and_a_wrong_name_is_an_error(tmp_path, monkeypatch):
+    """FILE:A,B keeps only A and B of FILE: a bench file that also holds other recipes' cases (another corpus,
+    another learning rate) must not be averaged into the curve's points."""
+    from ftlab.io import DataFileError
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data/real").mkdir(parents=True)
+    (tmp_path / "data/real/reports.jsonl").write_text("{}\n" * 110)
+    other = {**case(720, 679, 42, 0.1, 0.5), "case": "g-both-lr5e-4"}
+    (tmp_path / "d.json").write_text(json.dumps({"cases": [case(50, 679, 42, 0.8, 0.6), other]}))
+    kept = scaling.from_decision([f"{tmp_path / 'd.json'}:g-x50"])
+    assert [(p["real_rows"], p["lora_severity"]) for p in kept["points"]] == [(50, 0.8)]
+    assert len(scaling.from_decision([tmp_path / "d.json"])["points"]) == 2
+    with pytest.raises(DataFileError, match="no case named g-x51"):
+        scaling.from_decision([f"{tmp_path / 'd.json'}:g-x51"])
+    with pytest.raises(DataFileError, match="missing.json: no such bench result"):
+        scaling.from_decision([tmp_path / "missing.json"])
