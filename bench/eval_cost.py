@@ -9,13 +9,14 @@ line per piece (notes/decision.md section 7); --compare-scores also times the te
 """
 import argparse
 import time
-from pathlib import Path
 
 
 import torch
 
-from ftlab import evaluation, generation, models, params, triage
+from ftlab import contracts, evaluation, generation, models, params, tasks, triage
 from ftlab.io import read_jsonl
+
+TRIAGE = tasks.get("triage")
 
 
 def timed(fn):
@@ -34,8 +35,8 @@ def main() -> None:
     ev = params.load("evaluate")
     new, batch = args.max_new_tokens or ev.max_new_tokens, args.batch_size or ev.batch_size
     cuda = torch.cuda.is_available()
-    splits = evaluation.load_splits(Path("data/prepared"), None, "triage")
-    shots = read_jsonl(Path("data/prepared/train.jsonl"))[: ev.few_shot_k]
+    splits = evaluation.load_splits(contracts.PREPARED, None, TRIAGE)
+    shots = read_jsonl(contracts.PREPARED / "train.jsonl")[: ev.few_shot_k]
     device = torch.cuda.get_device_name() if cuda else f"cpu, {torch.get_num_threads()} threads"
     print(f"device: {device}; {args.rows} rows a split, {new} new tokens, batch {batch}")
     for name, stage in (("base", "train_lora"), ("qlora_base", "train_qlora")):
@@ -47,7 +48,7 @@ def main() -> None:
                                    split.chats[:n])
             variants = {name: ()} | ({"base_fewshot": shots} if name == "base" and shots else {})
             for variant, examples in variants.items():
-                prompts = evaluation.prompts(sub, "rubric", examples)
+                prompts = evaluation.prompts(sub, "rubric", examples, TRIAGE)
                 replies, seconds = timed(lambda: generation.generate(model, tokenizer, prompts, new, batch, desc=variant,
                                                                      constrain=triage.ENUMS, json_within=ev.json_within))
                 lengths = sorted(len(tokenizer(text)["input_ids"]) for text, _ in replies)

@@ -11,19 +11,18 @@ Every generating variant is decoded greedily, with the label fields constrained 
 evaluate.constrained (ftlab.generation.EnumValues), and scored per row (ftlab.metrics.score_row); rows with a
 reference answer also get its teacher-forced loss and each label's token loss (ftlab.generation.answer_scores).
 """
-import json
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from ftlab import baselines, generation, judge, metrics, triage
+from ftlab.tasks import Task
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
 from ftlab.errors import FtlabError
 
 SPLITS = ("test", "real")
 BASES = ("base", metrics.FEW_SHOT, "qlora_base")  # evaluate_base's variants
-FINETUNES = tuple(metrics.PAIRS)  # lora, qlora
 
 
 class EvaluationError(FtlabError):
@@ -48,17 +47,17 @@ class Split:
     chats: list  # the prepared prompt messages per row (a generic data set is prompted with its own), or None
 
 
-def load_splits(data: Path, max_rows, task: str) -> dict[str, Split]:
-    """The evaluation splits of data/prepared: test (its first max_rows rows) and, for triage, real."""
+def load_splits(data: Path, max_rows, task: Task) -> dict[str, Split]:
+    """The evaluation splits of data/prepared: test (its first max_rows rows) and, for a labelled task, real."""
     try:
         test = read_jsonl(data / "test.jsonl")[:max_rows]
-        real = read_jsonl(data / "real.jsonl") if task == "triage" and (data / "real.jsonl").is_file() else []
+        real = read_jsonl(data / "real.jsonl") if task.labelled and (data / "real.jsonl").is_file() else []
     except DataFileError as e:
         raise EvaluationError(f"{e}; run the prepare stage first (dvc repro)") from None
     if not test:
         raise EvaluationError(f"{data / 'test.jsonl'} has no rows; raise prepare.test_fraction or generate_data.n_rows")
     splits = {"test": Split("test", [r["id"] for r in test], [baselines.report_of(r) for r in test],
-                            [json.loads(r["messages"][-1]["content"]) if task == "triage" else None for r in test],
+                            [task.gold(r["messages"][-1]["content"]) for r in test],
                             [r["messages"][-1] for r in test], [r["messages"][:-1] for r in test])}
     if real:
         splits["real"] = Split("real", [r["id"] for r in real], [r["report"] for r in real], real, [None] * len(real),
@@ -66,53 +65,44 @@ def load_splits(data: Path, max_rows, task: str) -> dict[str, Split]:
     return splits
 
 
-def prompts(split: Split, style: str, shots: list[dict] = (), task: str = "triage") -> list[list[dict]]:
-    """The chat prompt of every row: for triage, triage.prompt(report, style), with the few-shot `shots`
-    (training rows: each report and its gold answer as a user and an assistant turn) between the system prompt
-    and the report; a generic data set's own prompts, with the shots' turns before the last one."""
-    if task == "triage":
-        examples = [m for s in shots for m in (
-            {"role": "user", "content": baselines.report_of(s)},
-            {"role": "assistant", "content": triage.dumps(json.loads(s["messages"][-1]["content"]))})]
-        return [[p[0], *examples, p[1]] for p in (triage.prompt(report, style) for report in split.reports)]
-    examples = [m for s in shots for m in s["messages"] if m["role"] != "system"]
-    return [[*chat[:-1], *examples, chat[-1]] if chat[0]["role"] == "system" else [*examples, *chat] for chat in split.chats]
+def prompts(split: Split, style: str, shots: list[dict], task: Task) -> list[list[dict]]:
+    """The chat prompt of every row of `split` (Task.prompts): `style` is the triage system prompt, `shots` the
+    few-shot training rows."""
+    return task.prompts(split.reports, split.chats, style, shots)
 
 
-def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: str, judge_cache: Path,
+def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: Task, judge_cache: Path,
         values: str = "spec") -> tuple[list[dict], dict]:
     """One variant on one split: its scored rows (output included) and the judge's token use. `values`: the label
     values the model was trained to write (triage.LABEL_VALUES); its replies are put back to the spec's before
     they are scored or saved."""
-    constrain = triage.enums(values) if task == "triage" and p.constrained else None
+    constrain = task.constraint(values, p.constrained)
     started = time.perf_counter()
     try:
         replies = generation.generate(model, tokenizer, chat_prompts, p.max_new_tokens, p.batch_size,
                                       desc=f"{name} {split.name}", constrain=constrain,
-                                      json_within=p.json_within if task == "triage" else None)
+                                      json_within=task.json_within(p.json_within))
     except generation.PromptTooLong as e:  # e.g. few_shot_k long examples before a long report
         raise EvaluationError(f"{name}: {split.name} row {split.ids[e.index]}: {e.tokens} prompt tokens plus "
                               f"evaluate.max_new_tokens exceed the model's context of {e.context}; lower "
                               "evaluate.few_shot_k or max_new_tokens") from None
-    if task == "triage":
-        replies = [(triage.to_spec(text, values), seconds) for text, seconds in replies]
+    replies = [(task.to_spec(text, values), seconds) for text, seconds in replies]
     rows = [{"id": i, **(metrics.score_row(text, gold, report) if gold else {}), "latency_s": round(seconds, 3),
              "output": text} for i, gold, report, (text, seconds) in zip(split.ids, split.golds, split.reports, replies)]
     decoded = time.perf_counter()
     if any(a is not None for a in split.answers):  # teacher-forced: the reference answer's loss, each label's
-        answers = [{**a, "content": triage.from_spec(a["content"], values)} if task == "triage" else a
-                   for a in split.answers]  # as the model was trained to write it
+        answers = [{**a, "content": task.from_spec(a["content"], values)} for a in split.answers]  # as trained
         # The label losses only: the likelihood-scored labels agreed with constrained decoding to a row in every
         # case of notes/decision.md, and cost two more forward passes a row.
         scores = generation.answer_scores(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, answers)],
-                                          triage.enums(values) if task == "triage" else None, score_values=False)
+                                          task.constraint(values, True), score_values=False)
         for row, s in zip(rows, scores):
             row.update(s)
     # Where an evaluation stage's time goes, in its log (notes/decision.md section 7 reads these lines).
     print(f"{name} {split.name}: {len(rows)} rows decoded in {decoded - started:.1f} s, teacher-forced scores in "
           f"{time.perf_counter() - decoded:.1f} s", file=sys.stderr, flush=True)
     used = {}
-    if task == "triage":  # faithfulness from the judge in params (offline: the same deterministic score)
+    if task.labelled:  # faithfulness from the judge in params (offline: the same deterministic score)
         try:
             faith, used = judge.scores(p.judge, [(rep, triage.parse_lenient(r["output"])) for rep, r in zip(split.reports, rows)],
                                        judge_cache)
@@ -138,13 +128,9 @@ def load(out: Path, split: str, name: str) -> list[dict]:
     return read_jsonl(out / f"{split}_{name}.jsonl")
 
 
-NAMES = {"triage": (*metrics.METRICS, *metrics.EXACT_METRICS, *metrics.GENERIC_METRICS, *metrics.LABEL_LOSSES),
-         "generic": metrics.GENERIC_METRICS}
-
-
-def summarize(scored: dict[str, dict[str, list[dict]]], task: str) -> dict:
+def summarize(scored: dict[str, dict[str, list[dict]]], task: Task) -> dict:
     """{split: {variant: metrics with bootstrap intervals}} of every scored variant."""
-    return {split: {name: metrics.aggregate(rows, NAMES[task]) for name, rows in variants.items()}
+    return {split: {name: metrics.aggregate(rows, task.metric_names) for name, rows in variants.items()}
             for split, variants in scored.items()}
 
 
@@ -161,13 +147,13 @@ def comparisons(variants) -> dict[str, tuple[str, str]]:
     return out
 
 
-def deltas(scored: dict[str, dict[str, list[dict]]], summary: dict, task: str) -> dict:
+def deltas(scored: dict[str, dict[str, list[dict]]], summary: dict, task: Task) -> dict:
     """{split: {comparison: paired deltas}}: each metric both sides have, its paired-bootstrap interval and flips."""
     out = {}
     for split, variants in scored.items():
         out[split] = {}
         for name, (reference, candidate) in comparisons(variants).items():
-            d = metrics.compare(variants[reference], variants[candidate], NAMES[task])
+            d = metrics.compare(variants[reference], variants[candidate], task.metric_names)
             for key in ("severity_macro_f1", "latency_s"):
                 if key in summary[split][reference] and key in summary[split][candidate]:
                     d[key] = round(summary[split][candidate][key] - summary[split][reference][key], 4)

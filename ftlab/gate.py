@@ -13,8 +13,6 @@ from collections import defaultdict
 
 import numpy as np
 
-from ftlab import triage
-
 NUM_PERM = 64
 _RNG = np.random.default_rng(20240601)  # fixed: the same data gives the same candidates on every run
 _A = _RNG.integers(1, 2**62, NUM_PERM, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
@@ -125,13 +123,10 @@ def token_lengths(tokenizer, chats) -> tuple[list[int], list[int]]:
     return [len(t) for t in full], [len(t) for t in answers]
 
 
-def label_counts(splits: dict, task: str) -> dict:
-    """Flat per-split label counts: {split}_severity_SEV1, {split}_category_outage, ... (all triage labels,
-    zeros included); for generic data the source's categories, when it has them."""
-    if task == "triage":
-        labels = [("severity", triage.SEVERITIES), ("category", triage.CATEGORIES)]
-    else:
-        labels = [("category", sorted({r["category"] for rows in splits.values() for r in rows if "category" in r}))]
+def label_counts(splits: dict, task) -> dict:
+    """Flat per-split label counts: {split}_severity_SEV1, {split}_category_outage, ... (the task's label fields,
+    tasks.Task.label_fields: every triage label, zeros included; a generic data set's categories, when it has them)."""
+    labels = task.label_fields([r for rows in splits.values() for r in rows])
     return {f"{name}_{field}_{re.sub(r'[^0-9A-Za-z]+', '_', value)}": sum(r.get(field) == value for r in rows)
             for name, rows in splits.items() for field, values in labels for value in values}
 

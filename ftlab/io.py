@@ -72,27 +72,6 @@ def read_json(path: Path):
         raise DataFileError(f"{path}: not valid JSON ({e})") from None
 
 
-def read_prepared_meta(data_dir: Path) -> dict:
-    """prepare's meta.json of a data folder: the task, and (triage) the system prompt and answer key order its rows were
-    written with. The one reader of that contract: training and evaluation must not guess it, since an adapter
-    trained on one prompt and asked with another answers far worse without an error."""
-    path = Path(data_dir) / "meta.json"
-    if not path.is_file():
-        raise DataFileError(f"{path}: not found; the prepare stage writes it beside the rows (dvc repro prepare), "
-                            "or write it by hand: {\"task\": \"triage\", \"prompt\": ..., \"answer_order\": ...}")
-    meta = read_json(path)
-    if not isinstance(meta, dict) or meta.get("task") not in ("triage", "generic"):
-        raise DataFileError(f"{path}: needs \"task\": \"triage\" or \"generic\"; run the prepare stage again")
-    if meta["task"] == "triage":
-        from ftlab import triage
-
-        for key, known in (("prompt", triage.SYSTEM_PROMPTS), ("answer_order", triage.ORDERS)):
-            if meta.get(key) not in known:
-                raise DataFileError(f"{path}: \"{key}\" is {meta.get(key)!r}, not one of {', '.join(known)}; "
-                                    "run the prepare stage again")
-    return meta
-
-
 def _umask() -> int:
     """The process's umask, read without changing it where Linux allows (os.umask can only set it)."""
     try:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from ftlab import metrics, stats, triage
+from ftlab import contracts, metrics, stats, triage
 
 LABEL = {"majority": "Majority class", "classic": "Classic (TF-IDF + LR)", "base": "Zero-shot base",
          metrics.FEW_SHOT: "Few-shot base", "qlora_base": "4-bit base (zero-shot)", "lora": "LoRA", "qlora": "QLoRA"}
@@ -148,7 +148,7 @@ def loss_curves(path: Path, stages) -> list[str]:
     plotted = []
     for stage in stages:
         for kind, file, style in (("train", "loss.tsv", "-"), ("eval", "eval/loss.tsv", "--")):
-            tsv = Path("dvclive") / stage / "plots/metrics" / file
+            tsv = contracts.dvclive_dir(stage) / "plots/metrics" / file
             if tsv.is_file():
                 df = pd.read_csv(tsv, sep="\t")
                 ax.plot(df["step"], df[df.columns[-1]], style, marker=".", label=f"{stage} {kind} loss")

@@ -23,9 +23,10 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from ftlab import contracts
 from ftlab.io import DataFileError
 
-OUT, FIGURE = Path("metrics/scaling.json"), Path("notes/scaling.png")
+OUT, FIGURE = contracts.SCALING, contracts.SCALING_FIGURE
 FIELDS = ("severity", "category")
 
 

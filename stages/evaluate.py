@@ -9,14 +9,12 @@ paired deltas with intervals and flips}}: each fine-tune against its own base, f
 classic and majority baselines).
 """
 import json
-from pathlib import Path
-
 import torch
 
-from ftlab import evaluation, metrics, models, params, probe, stage
-from ftlab.io import read_json, read_prepared_meta, write_json
+from ftlab import contracts, evaluation, metrics, models, params, probe, stage, tasks
+from ftlab.io import read_json, write_json
 
-DATA, BASE, OUT, JUDGE_CACHE = Path("data/prepared"), Path("data/eval_base"), Path("data/eval"), Path("data/judge_cache")
+DATA, BASE, OUT, JUDGE_CACHE = contracts.PREPARED, contracts.EVAL_BASE, contracts.EVAL, contracts.JUDGE_CACHE
 
 
 def check_bases(cuda: bool) -> None:
@@ -24,9 +22,9 @@ def check_bases(cuda: bool) -> None:
     same shape but other weights would load without an error and give meaningless numbers."""
     for finetune, (_, stage_name) in metrics.PAIRS.items():
         t = params.load(stage_name).for_device(cuda)
-        info = models.adapter_info(Path("models") / finetune)
+        info = models.adapter_info(contracts.adapter_dir(stage_name))
         if info.get("base_model") != t.base_model.model_dump() or info["bnb"] != t.bnb:
-            raise stage.StageError(f"models/{finetune}: trained on base_model {info.get('base_model')} (bnb {info['bnb']}), "
+            raise stage.StageError(f"{contracts.adapter_dir(stage_name)}: trained on base_model {info.get('base_model')} (bnb {info['bnb']}), "
                                    f"but params.yaml {stage_name} gives {t.base_model.model_dump()} (bnb {t.bnb}); "
                                    f"run {stage_name} again (dvc repro) or restore the params")
 
@@ -36,16 +34,16 @@ def main() -> None:
     p = params.load("evaluate")
     evaluation.check_judge(p)
     check_bases(torch.cuda.is_available())
-    task = read_prepared_meta(DATA)["task"]
+    task = tasks.get(contracts.prepared_meta(DATA)["task"])
     splits = evaluation.load_splits(DATA, p.max_rows, task)
-    kinds = (*evaluation.BASES, *(metrics.BASELINES if task == "triage" else ()))
+    kinds = (*evaluation.BASES, *task.baselines)
     scored = {s: {k: evaluation.load(BASE, s, k) for k in kinds if (BASE / f"{s}_{k}.jsonl").is_file()} for s in splits}
     probed = {k: evaluation.load(BASE, "probe", k) for k in ("base", "qlora_base")}
     probe_summary, used = read_json(BASE / "probe.json"), read_json(BASE / "judge.json")
     with stage.staged(OUT) as out:
-        for finetune in evaluation.FINETUNES:
-            model, tokenizer = models.load_for_inference(Path("models") / finetune)
-            info = models.adapter_info(Path("models") / finetune)  # the prompt and label values it was trained with
+        for finetune, (_, stage_name) in metrics.PAIRS.items():
+            model, tokenizer = models.load_for_inference(contracts.adapter_dir(stage_name))
+            info = models.adapter_info(contracts.adapter_dir(stage_name))  # the prompt and label values it was trained with
             for split in splits.values():
                 rows, used[f"{split.name}_{finetune}"] = evaluation.run(
                     model, tokenizer, finetune, split, evaluation.prompts(split, info["prompt"], (), task), p, task,
@@ -68,9 +66,9 @@ def main() -> None:
                        for ft, (base, _) in metrics.PAIRS.items()}
     device = {"evaluate_base": read_json(BASE / "device.json")["device"] if (BASE / "device.json").is_file() else None,
               "evaluate": models.device_name()}
-    write_json(Path("metrics/eval.json"), {**summary, "probe": probe_summary, "transfer_gap": evaluation.transfer_gap(summary),
+    write_json(contracts.EVAL_METRICS, {**summary, "probe": probe_summary, "transfer_gap": evaluation.transfer_gap(summary),
                                            "device": device})
-    write_json(Path("metrics/delta.json"), deltas)
+    write_json(contracts.DELTA_METRICS, deltas)
     print(json.dumps({s: {n: {m: d.get(m) for m in metrics.LABEL_METRICS} for n, d in v.items()} for s, v in deltas.items()
                       if s != "probe"}, indent=2))
 

@@ -9,14 +9,12 @@ evaluate params change, not when a training param does. Writes data/eval_base/ (
 variant, probe replies, probe.json, judge.json); stages/evaluate.py reads it.
 """
 import json
-from pathlib import Path
-
 import torch
 
-from ftlab import baselines, evaluation, metrics, models, params, probe, stage
-from ftlab.io import read_jsonl, read_prepared_meta, write_json
+from ftlab import baselines, contracts, evaluation, metrics, models, params, probe, stage, tasks
+from ftlab.io import read_jsonl, write_json
 
-DATA, OUT, JUDGE_CACHE = Path("data/prepared"), Path("data/eval_base"), Path("data/judge_cache_base")
+DATA, OUT, JUDGE_CACHE = contracts.PREPARED, contracts.EVAL_BASE, contracts.JUDGE_CACHE_BASE
 
 
 def main() -> None:
@@ -25,7 +23,7 @@ def main() -> None:
     cuda = torch.cuda.is_available()
     bases = {"base": params.load("train_lora").for_device(cuda), "qlora_base": params.load("train_qlora").for_device(cuda)}
     evaluation.check_judge(p)  # a missing key for the Claude judge stops the stage before any work
-    task = read_prepared_meta(DATA)["task"]
+    task = tasks.get(contracts.prepared_meta(DATA)["task"])
     splits = evaluation.load_splits(DATA, p.max_rows, task)
     train_rows = read_jsonl(DATA / "train.jsonl")
     # The first k training rows: prepare deals the split round-robin over the labels, so they are k different cells.
@@ -48,7 +46,7 @@ def main() -> None:
             evaluation.save(out, "probe", name, replies)
             probed[name] = probe.summary(replies) | {"general_perplexity": probe.perplexity(model, tokenizer, general_text)}
             del model
-        if task == "triage":  # fitted on the training split only
+        if task.baselines:  # fitted on the training split only
             fitted = baselines.fit_all(train_rows)
             for split in splits.values():
                 for kind, rows in evaluation.baseline_rows(fitted, split).items():

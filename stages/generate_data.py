@@ -15,12 +15,10 @@ anthropic the token usage and estimated cost, go to metrics/generate_data.json.
 from collections import Counter
 from pathlib import Path
 
-from ftlab import claude, claude_data, params, stage, synth, triage
+from ftlab import claude, claude_data, contracts, params, stage, synth, triage
 from ftlab.io import DataFileError, write_json, write_jsonl
 
-OUT = Path("data/generated/rows.jsonl")
-QUARANTINE = Path("data/generated/quarantine.jsonl")
-CACHE = Path("data/claude_cache")
+OUT, QUARANTINE, CACHE = contracts.GENERATED, contracts.QUARANTINE, contracts.CLAUDE_CACHE
 
 
 def anthropic_rows(p) -> tuple[list[dict], list[dict], dict]:
@@ -80,7 +78,7 @@ def main() -> None:
 
     write_jsonl(OUT, rows)
     write_jsonl(QUARANTINE, quarantine)
-    write_json(Path("metrics/generate_data.json"), {
+    write_json(contracts.metrics_file("generate_data"), {
         "rows": len(rows),
         "rows_quarantined": len(quarantine),
         **usage,

@@ -19,10 +19,10 @@ metrics/prepare.json (rows by source and split, rejections by reason, label coun
 import json
 from pathlib import Path
 
-from ftlab import gate, labels, models, params, sources, stage
+from ftlab import contracts, gate, labels, models, params, sources, stage, tasks
 from ftlab.io import write_json, write_jsonl
 
-OUT = Path("data/prepared")
+OUT = contracts.PREPARED
 SOURCES = ("generated", "real")
 REASONS = ("bad_json", "missing_field", "wrong_label", "invalid_answer", "empty_report", "empty_turn",
            "bad_roles", "duplicate_id", "exact_duplicate", "near_duplicate", "real_overlap", "oversize")
@@ -79,7 +79,7 @@ def gate_rows(p, chats: list[dict], held_out: dict[str, str], tokenizer, max_tok
 def stats_of(task, shape, raw, real_train, kept, rejected, leakage, max_tokens, splits, tokens, real) -> dict:
     """metrics/prepare.json: what came in, what the gate refused and why, and each split's size and lengths."""
     reasons = [r["reason"] for r in rejected]
-    stats = {"task": task, "shape": shape, "rows_in": len(raw), "real_train_rows_in": len(real_train),
+    stats = {"task": task.name, "shape": shape, "rows_in": len(raw), "real_train_rows_in": len(real_train),
              "rows_kept": len(kept), "rows_rejected": len(rejected),
              **{f"{source}_rows_{what}": sum(r.get("source") == source for r in rows)
                 for source in SOURCES for what, rows in (("kept", kept), ("rejected", rejected))},
@@ -102,13 +102,12 @@ def stats_of(task, shape, raw, real_train, kept, rejected, leakage, max_tokens, 
     return stats
 
 
-def split_rows(p, chats: list[dict], task: str) -> dict:
+def split_rows(p, chats: list[dict], task: tasks.Task) -> dict:
     """Generated rows: a stratified test / val / train split, then `mix.generated` of the train rows; real
     training rows: `mix.real` of them, all in train (the real evaluation files are the real-text test). The two
     sources are interleaved in proportion, so the first N training rows (train_*.max_train_rows) hold both."""
-    label = (lambda c: (c["severity"], c["category"])) if task == "triage" else (lambda c: c.get("category", ""))
     generated = [c for c in chats if c["source"] == "generated"]
-    splits = gate.stratified_split(generated, label, p.test_fraction, p.val_fraction, p.seed)
+    splits = gate.stratified_split(generated, task.split_label, p.test_fraction, p.val_fraction, p.seed)
     splits["train"] = gate.interleave(gate.first_n(splits["train"], p.mix.generated, p.seed),
                                       gate.first_n([c for c in chats if c["source"] == "real"], p.mix.real, p.seed))
     return splits
@@ -119,7 +118,7 @@ def main() -> None:
     train_params = params.load("train_lora")
     max_tokens = train_params.sft.get("max_length", 1024)  # TRL truncates longer rows: the answer's end would be cut off
     name, raw, shape, real, dev, real_train = read_source(p)
-    task = "triage" if shape == "triage" else "generic"
+    task = tasks.for_shape(shape)
     chats, rejected = to_chats(p, raw, shape, real_train)
     try:
         tokenizer = models.load_tokenizer(train_params.base_model)
@@ -144,11 +143,11 @@ def main() -> None:
         write_jsonl(OUT / f"{split_name}.jsonl", rows)
     write_jsonl(OUT / "real.jsonl", real)
     triage_meta = ({"prompt": p.prompt, "answer_order": p.answer_order, "real": p.real, "real_train": p.real_train}
-                   if task == "triage" else {})
-    write_json(OUT / "meta.json", {"task": task, "shape": shape, "source": name, **triage_meta})
-    write_json(Path("metrics/prepare.json"),
+                   if task.labelled else {})
+    write_json(OUT / "meta.json", {"task": task.name, "shape": shape, "source": name, **triage_meta})
+    write_json(contracts.metrics_file("prepare"),
                stats_of(task, shape, raw, real_train, chats, rejected, leakage, max_tokens, splits, tokens, real))
-    print({"task": task, "kept": len(chats), "rejected": len(rejected), **{n: len(s) for n, s in splits.items()},
+    print({"task": task.name, "kept": len(chats), "rejected": len(rejected), **{n: len(s) for n, s in splits.items()},
            **{f"train_{s}": sum(r["source"] == s for r in splits["train"]) for s in SOURCES}})
 
 

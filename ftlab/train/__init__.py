@@ -16,8 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ftlab import models, params
-from ftlab.io import read_prepared_meta, write_json
+from ftlab import contracts, models, params, tasks
+from ftlab.io import write_json
 from ftlab.train import adapter, checkpoints, checks, data, patches, recipe
 from ftlab.train.run_metrics import run_metrics
 
@@ -32,8 +32,8 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
     from transformers import set_seed
 
     run_p = p.for_device(torch.cuda.is_available())  # on_cuda merged in; the run key hashes p as written
-    meta = read_prepared_meta(data_dir)  # a missing one is an error: the adapter records the prompt it names
-    values = run_p.label_values if meta["task"] == "triage" else "spec"  # label values are triage's
+    meta = contracts.prepared_meta(data_dir)  # a missing one is an error: the adapter records the prompt it names
+    values = tasks.get(meta["task"]).label_values(run_p.label_values)
     splits = data.splits(data_dir, run_p.max_train_rows, run_p.max_val_rows, values)
     with checkpoints.Run(out_dir, checkpoint_root, lambda: checkpoints.run_key(p, data_dir), live_dir) as run:
         args = recipe.sft_config(run_p.sft, str(run.dir))

@@ -2,9 +2,8 @@
 asked for, then train with the stage's params and paths."""
 import os
 import sys
-from pathlib import Path
 
-from ftlab import models, params
+from ftlab import contracts, models, params
 from ftlab.errors import TrainError
 from ftlab.train import train
 
@@ -42,13 +41,13 @@ def main(stage: str) -> None:
         print("launching:", " ".join(argv[1:]), file=sys.stderr, flush=True)
         os.environ["FTLAB_LAUNCHED"] = "1"
         os.execv(sys.executable, argv)
-    out_dir = Path("models") / stage.removeprefix("train_")
+    out_dir = contracts.adapter_dir(stage)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     cache = models.cache_dir()
     try:
         # Checkpoints live outside every DVC out (FTLAB_CACHE is git-ignored), so `dvc repro` neither
         # deletes them before the stage nor caches them after it; docs/operations.md "Resume after a crash".
-        train(Path("data/prepared"), out_dir, Path("metrics") / f"{stage}.json", p, Path("dvclive") / stage,
+        train(contracts.PREPARED, out_dir, contracts.metrics_file(stage), p, contracts.dvclive_dir(stage),
               checkpoint_root=cache / "checkpoints" / stage)
     except models.ModelSourceError as e:  # it names the key under the section: base_model...
         raise TrainError(f"{stage}.{e}") from None
