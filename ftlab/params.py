@@ -305,6 +305,44 @@ SECTIONS = {
     "evaluate": Evaluate,
     "report": Report,
 }
+# The keys both training stages share, written once: each train stage's section is merged over this one (mappings
+# key by key, any other value replaced), so `train.sft.seed` sets both and `train_qlora.sft.seed` one.
+SHARED, TRAIN_STAGES = "train", ("train_lora", "train_qlora")
+
+
+def merged(base: dict, over: dict) -> dict:
+    """`over` merged into `base`: mappings key by key, recursively; any other value of `over` replaces."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = merged(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def raw_section(stage: str, data: dict):
+    """The section `stage` of a read params mapping as the stage sees it: a train stage's merged over `train:`."""
+    section = data.get(stage)
+    if stage in TRAIN_STAGES and isinstance(section, dict) and isinstance(data.get(SHARED), dict):
+        return merged(data[SHARED], section)
+    return section
+
+
+def _origin(stage: str, data: dict, message: str) -> str:
+    """A train stage's error names `train_lora.sft.x`; where `x` was written in the shared section alone, say so."""
+    key = message.split(":", 1)[0]
+    if stage not in TRAIN_STAGES or not key.startswith(f"{stage}.") or not isinstance(data.get(SHARED), dict):
+        return message
+    path = key.split(".")[1:]
+
+    def has(node, parts):
+        for part in parts:
+            if not isinstance(node, dict) or part not in node:
+                return False
+            node = node[part]
+        return True
+
+    if has(data.get(stage), path) or not has(data[SHARED], path):
+        return message
+    return f"{SHARED}.{'.'.join(path)}{message[len(key):]} (read by {stage})"
 
 # Range rules for library keys whose annotation alone (int, float) lets nonsense through.
 _RANGES = {
@@ -469,20 +507,30 @@ def read_yaml(path: Path = PARAMS_FILE) -> dict:
         raise ParamsError(f"{path}: {e}") from None
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping of stage sections")
-    unknown = sorted(set(data) - set(SECTIONS))
+    known = [*SECTIONS, SHARED]
+    unknown = sorted(set(data) - set(known))
     if unknown:
-        close = difflib.get_close_matches(unknown[0], SECTIONS, n=1)
+        close = difflib.get_close_matches(unknown[0], known, n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ParamsError(f"{path}: unknown section {unknown[0]!r}{hint}; sections are {', '.join(SECTIONS)}")
+        raise ParamsError(f"{path}: unknown section {unknown[0]!r}{hint}; sections are {', '.join(known)}")
+    if SHARED in data and not isinstance(data[SHARED], dict):
+        raise ParamsError(f"{path}: `{SHARED}:` must be a mapping of the keys both training stages share")
     return data
 
 
 def parse(stage: str, data: dict):
-    """The validated section `stage` of an already-read params mapping."""
+    """The validated section `stage` of an already-read params mapping (a train stage's merged over `train:`)."""
     if stage not in data:
         raise ParamsError(f"section {stage!r} is missing")
     try:
-        section = SECTIONS[stage].model_validate(data[stage])
+        return _parse(stage, raw_section(stage, data))
+    except ParamsError as e:
+        raise ParamsError(_origin(stage, data, str(e))) from None
+
+
+def _parse(stage: str, raw):
+    try:
+        section = SECTIONS[stage].model_validate(raw)
     except ValidationError as e:
         raise ParamsError(_format_pydantic(stage, e)) from None
     if isinstance(section, Train):

@@ -4,7 +4,7 @@ Each point is a training set of N real rows (prepare.mix.real = N; the same firs
 nested), with or without the generated rows beside them, scored on the held-out real split. Two ways to fill it:
 
     # the pipeline itself, one DVC experiment per (N, seed), on a GPU box (README "Data-scaling curve"):
-    dvc exp run --queue -S 'prepare.mix.real=0,50,100,200,400,null' -S 'train_lora.sft.seed=42,43,44'
+    dvc exp run --queue -S 'prepare.mix.real=0,50,100,200,400,null' -S '+train_lora.sft.seed=42,43,44'
     dvc queue start --jobs 1 && dvc queue status        # wait until every experiment has run
     python -m ftlab.scaling exps                       # metrics/scaling.json and notes/scaling.png
 
@@ -109,6 +109,13 @@ def _rows(path: Path, split: str) -> int:
     return len(read_jsonl(real)) if real.is_file() else 0
 
 
+def _merged_seed(prm: dict) -> int:
+    """train_lora's training seed in an experiment's params: its own, else the shared `train:` section's."""
+    from ftlab.params import SHARED, raw_section
+
+    return raw_section("train_lora", {SHARED: {}, **prm})["sft"]["seed"]
+
+
 def from_exps() -> dict:
     """Points from the DVC experiments of this repository (`dvc exp show --json`): each experiment's
     prepare.mix, training seed and metrics/eval.json's real split."""
@@ -124,7 +131,7 @@ def from_exps() -> dict:
                 continue
             rows = ev["real"]["lora"].get("rows", rows)
             runs.append({"real_rows": prep.get("train_rows_real", 0), "generated": prep.get("train_rows_generated", 0) > 0,
-                         "seed": prm["train_lora"]["sft"]["seed"],
+                         "seed": _merged_seed(prm),
                          **{f"{model}_{f}": ev["real"][model][f"{f}_accuracy"] for model in ("lora", "classic", "majority")
                             for f in FIELDS}})
     if not runs:

@@ -59,8 +59,8 @@ def per_finetune(evals, deltas, trained, raw, outputs, test, n) -> list[str]:
                   f"{t['train_rows']} rows, {t['steps']} optimizer steps, {t['train_seconds']} s, final train loss "
                   f"{t['train_loss']}, eval loss {t['eval_loss']}, {t['trainable_params']:,} trainable parameters "
                   f"({t['trainable_percent']}%), base in 4 bits: {t['loaded_in_4bit']}.", "",
-                  "<details><summary>params.yaml section that produced it</summary>", "", "```yaml",
-                  yaml.safe_dump({stage_name: raw[stage_name]}, sort_keys=False).rstrip(), "```", "</details>", ""]
+                  "<details><summary>params.yaml section that produced it (merged over `train:`)</summary>", "", "```yaml",
+                  yaml.safe_dump({stage_name: params.raw_section(stage_name, raw)}, sort_keys=False).rstrip(), "```", "</details>", ""]
         if "severity_macro_f1" in evals["test"][base]:
             lines += ["### Severity confusion on the generated test split (rows: gold, columns: predicted)", ""]
             for name in (base, ft):

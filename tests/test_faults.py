@@ -124,7 +124,7 @@ def test_kill_9_during_train_qlora_resumes_from_its_checkpoint(tmp_path, tiny_mo
     section = data["train_qlora"]
     section["base_model"] = {"source": "local", "path": str(tiny_model_dir), "revision": None}
     section["max_train_rows"], section["max_val_rows"] = 8, 2
-    section["lora"]["r"] = 4
+    section["lora"] = {"r": 4}  # merged over train.lora
     section["sft"].update({"max_steps": 4, "save_steps": 2, "eval_steps": 2, "logging_steps": 1, "learning_rate": 1e-2})
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(data))
     rows = [triage_row(i) for i in range(10)]

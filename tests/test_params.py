@@ -1,8 +1,11 @@
+import json
+import os
+
 import pytest
 import yaml
 
 from ftlab import params
-from tests.conftest import REPO
+from tests.conftest import REPO, repo_params
 
 
 def real():
@@ -184,3 +187,55 @@ def test_fp16_and_bf16_together_are_refused_in_the_view_of_the_device_that_merge
     params.parse("train_lora", data)  # alone: the stage then leaves bf16 off (ftlab.train.recipe.sft_config)
     data["train_lora"]["on_cuda"]["sft"]["bf16"] = True
     assert "train_lora.on_cuda.sft: fp16 and bf16 are both true; keep one" in error("train_lora", data)
+
+
+def test_the_shared_train_section_is_merged_under_each_train_stage_and_names_its_own_keys():
+    data = repo_params()
+    lora, qlora = params.parse("train_lora", data), params.parse("train_qlora", data)
+    assert lora.lora == qlora.lora == data["train"]["lora"] and lora.sft["seed"] == qlora.sft["seed"] == 42
+    assert qlora.sft["optim"] == "paged_adamw_8bit" and "optim" not in lora.sft  # a stage's own key
+    assert qlora.sft["learning_rate"] == data["train"]["sft"]["learning_rate"]  # the shared one, merged in
+    data["train_qlora"]["sft"]["learning_rate"] = 1e-4  # a stage overrides one key of a shared mapping
+    assert params.parse("train_qlora", data).sft["learning_rate"] == 1e-4
+    assert params.parse("train_lora", data).sft["learning_rate"] == data["train"]["sft"]["learning_rate"]
+    assert params.parse("train_qlora", data).sft["seed"] == 42
+    data["train"]["sft"]["learning_rat"] = 1e-3  # a typo in the shared section names the shared section
+    with pytest.raises(params.ParamsError, match=r"^train\.sft\.learning_rat: not a SFTConfig keyword .*\(read by train_lora\)"):
+        params.parse("train_lora", data)
+    del data["train"]["sft"]["learning_rat"]
+    data["train_lora"]["sft"]["warmup_step"] = 3  # one in a stage's section names that stage
+    with pytest.raises(params.ParamsError, match=r"^train_lora\.sft\.warmup_step: not a SFTConfig keyword"):
+        params.parse("train_lora", data)
+
+
+def test_dvc_exp_run_set_and_params_diff_work_on_the_shared_and_the_stage_sections(tmp_path):
+    """`dvc exp run -S train.<key>` changes what both training stages load, `-S +train_qlora.<key>` (`+`: a key the
+    stage's own section does not have yet; DVC refuses to set a missing key without it) one of them, and
+    `dvc params diff` names the key that changed."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    (tmp_path / "params.yaml").write_text((REPO / "params.yaml").read_text())
+    probe = ("import json; from ftlab import params; json.dump({s: params.load(s).sft['learning_rate'] "
+             "for s in ('train_lora', 'train_qlora')}, open('lr.json', 'w'))")
+    stage = {"cmd": f'{sys.executable} -c "{probe}"', "params": ["train", "train_lora", "train_qlora"],
+             "metrics": [{"lr.json": {"cache": False}}]}
+    (tmp_path / "dvc.yaml").write_text(yaml.safe_dump({"stages": {"lr": stage}}))
+    env = dict(os.environ, PYTHONPATH=str(REPO), DVC_NO_ANALYTICS="1")
+
+    def sh(cmd):
+        done = subprocess.run(cmd, shell=True, cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert done.returncode == 0, f"{cmd}:\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}"
+        return done.stdout
+
+    sh("git init -q && dvc init -q && dvc repro -q && git add -A && git -c user.name=t -c user.email=t@t commit -qm init")
+    shared = yaml.safe_load((REPO / "params.yaml").read_text())["train"]["sft"]["learning_rate"]
+    assert json.loads((tmp_path / "lr.json").read_text()) == {"train_lora": shared, "train_qlora": shared}
+    sh("dvc exp run -q -S train.sft.learning_rate=0.005")
+    assert json.loads((tmp_path / "lr.json").read_text()) == {"train_lora": 0.005, "train_qlora": 0.005}
+    assert "train.sft.learning_rate" in sh("dvc params diff")
+    sh("dvc exp run -q -S +train_qlora.sft.learning_rate=0.0001")
+    assert json.loads((tmp_path / "lr.json").read_text()) == {"train_lora": 0.005, "train_qlora": 0.0001}
+    assert "train_qlora.sft.learning_rate" in sh("dvc params diff")

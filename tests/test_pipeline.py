@@ -121,7 +121,7 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
 def test_exp_run_reruns_only_what_depends_on_the_changed_key(repo):
     root, env = repo
     sh("git add -A && git -c user.name=t -c user.email=t@t commit -qm results", root, env)
-    out = sh("dvc exp run -S train_lora.lora.r=8", root, env)
+    out = sh("dvc exp run -S +train_lora.lora.r=8", root, env)  # +: train_lora's own lora over train.lora
     ran = {line.split("'")[1] for line in out.splitlines() if line.startswith("Running stage")}
     assert ran == {"train_lora", "evaluate", "report"}  # not evaluate_base: the bases' outputs stay cached
     assert json.loads((root / "models/lora/adapter_config.json").read_text())["r"] == 8

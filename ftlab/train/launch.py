@@ -13,7 +13,7 @@ def gpus_needed(stage: str) -> int | None:
     params.load imports the libraries, which may start CUDA; 1 when absent or not valid (params.load then says
     what is wrong); None when `launch.gpu_ids` pins the GPUs."""
     try:
-        section = params.read_yaml().get(stage)
+        section = params.raw_section(stage, params.read_yaml())
     except params.ParamsError:
         return 1
     launch = section.get("launch") if isinstance(section, dict) else None
