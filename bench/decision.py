@@ -4,13 +4,13 @@ Does the fine-tune learn the triage decision, and what makes it? Each case train
 (ftlab.train.train with train_lora's params for this device, plus the case's overrides) on
 data/prepared, rewritten for the case's system prompt and answer key order, then scores it:
 
-- teacher-forced on the test split (ftlab.generation.answer_scores): the answer's mean loss, each label's
+- teacher-forced on the test split (ftlab.eval.generation.answer_scores): the answer's mean loss, each label's
   token loss, and the label chosen by likelihood scoring (the allowed value the model finds most likely);
 - with --generate, replies on the test split and on real reports (the development set data/real/dev.jsonl,
-  never the held-out split): plain greedy and enum-constrained decoding (ftlab.generation.EnumValues),
-  scored by ftlab.metrics.score_row, with the paired difference from each baseline on the labels.
+  never the held-out split): plain greedy and enum-constrained decoding (ftlab.eval.generation.EnumValues),
+  scored by ftlab.eval.metrics.score_row, with the paired difference from each baseline on the labels.
 
-Beside them the classic baseline (ftlab.baselines: TF-IDF + logistic regression on the same training
+Beside them the classic baseline (ftlab.eval.baselines: TF-IDF + logistic regression on the same training
 rows) and the majority class. Prints one table; writes DIR/decision.json (every case's params and
 numbers). notes/decision.md reads these figures.
 """
@@ -22,7 +22,10 @@ from pathlib import Path
 
 import torch
 
-from ftlab import baselines, gate, generation, metrics, models, params, sources, triage, train
+from ftlab import models, params, train, triage
+from ftlab.data import gate, sources
+
+from ftlab.eval import baselines, generation, metrics
 from ftlab.io import read_json, read_jsonl, write_json, write_jsonl
 
 # name -> overrides: dotted params keys (train_lora's section, after on_cuda is merged), plus the data's
@@ -220,7 +223,7 @@ def against(rows: list[dict], reference: list[dict]) -> dict:
 
 def training_rows(overrides: dict) -> list[dict]:
     """The case's training rows out of data/prepared/train.jsonl (prepared with every row of both sources): the
-    first N of each source as prepare.mix would pick them (the same seeded shuffle, ftlab.gate.first_n)."""
+    first N of each source as prepare.mix would pick them (the same seeded shuffle, ftlab.data.gate.first_n)."""
     rows, seed = read_jsonl(Path("data/prepared/train.jsonl")), params.load("prepare").seed
     chosen = overrides.get("sources", "generated")
     picked = {source: gate.first_n([r for r in rows if r.get("source", "generated") == source],
@@ -243,7 +246,7 @@ def _with_severity(row: dict, severity: str) -> dict:
 
 def label_scores(model, tokenizer, real: list[dict], prompt: str, order: str, values: str) -> dict:
     """Likelihood scoring of the labels on real reports: each allowed value's log-probability where the label
-    goes, after the answer's prefix (ftlab.generation.answer_scores). Severity comes first in the spec's order, so its
+    goes, after the answer's prefix (ftlab.eval.generation.answer_scores). Severity comes first in the spec's order, so its
     prefix holds nothing of the answer; category's holds the gold severity (teacher-forced)."""
     chats = rewrite([sources.real_to_chat(r, prompt, order) for r in real], prompt, order, values)
     scores = generation.answer_scores(model, tokenizer, [c["messages"] for c in chats], triage.enums(values))
@@ -330,8 +333,8 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
 
 
 def reference_rows(train_rows: list[dict]) -> dict:
-    """Each baseline's scored rows per split, fitted on the case's training rows (ftlab.evaluation.baseline_rows)."""
-    from ftlab import evaluation
+    """Each baseline's scored rows per split, fitted on the case's training rows (ftlab.eval.evaluation.baseline_rows)."""
+    from ftlab.eval import evaluation
 
     fitted = baselines.fit_all(train_rows)
     test = read_jsonl(Path("data/prepared/test.jsonl"))

@@ -9,7 +9,7 @@ both often acceptable, the answer with the highest *expected* acceptance can be 
 fitted on training rows only (the real training corpus's ok-lists and data/prepared/train.jsonl), never on the
 split they are scored on:
 
-  argmax        the adapter's most likely value (teacher-forced likelihood of each value, ftlab.generation.answer_scores)
+  argmax        the adapter's most likely value (teacher-forced likelihood of each value, ftlab.eval.generation.answer_scores)
   mbr           argmax_s sum_t p(t | report) * A[s, t], A[s, t] = the share of training records of gold t whose
                 ok-list holds s (minimum Bayes risk under the ok-list score)
   classic       the TF-IDF + logistic regression baseline fitted on the prepared train split (the pipeline's)
@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 
 from bench.decision import rewrite  # (bench/decision.py: real records as chats in a prompt's style)
-from ftlab import baselines, generation, metrics, models, sources, triage
+from ftlab import models, triage
+from ftlab.data import sources
+from ftlab.eval import baselines, generation, metrics
 from ftlab.io import read_jsonl, write_json
 
 SEV = triage.ENUMS["severity"]
@@ -83,7 +85,7 @@ def rules(p_lora: np.ndarray, p_classic: np.ndarray, a: np.ndarray, majority: st
 
 
 def paired(a: np.ndarray, b: np.ndarray) -> list[float]:
-    """Mean of a - b and its paired bootstrap 95% interval (ftlab.metrics.compare, as the report computes it)."""
+    """Mean of a - b and its paired bootstrap 95% interval (ftlab.eval.metrics.compare, as the report computes it)."""
     d = metrics.compare([{"id": i, "ok": float(x)} for i, x in enumerate(b)],
                         [{"id": i, "ok": float(x)} for i, x in enumerate(a)], ("ok",))
     return [d["ok"], d["ok_ci_low"], d["ok_ci_high"]]

@@ -1,7 +1,7 @@
 """python -m bench.eval_cost [--rows 32] [--max-new-tokens N] [--batch-size N] [--compare-scores]
 
 Where evaluate's time goes on this machine: seconds a row for each generating variant's decoding (base
-zero-shot, base few-shot, the 4-bit base) and for the teacher-forced scores (ftlab.generation.answer_scores),
+zero-shot, base few-shot, the 4-bit base) and for the teacher-forced scores (ftlab.eval.generation.answer_scores),
 on the first --rows rows of the test and real splits of data/prepared (run `dvc repro prepare` first), with
 params.yaml's base models and evaluate settings (json_within included, as evaluation.run decodes). Prints one
 line per piece (notes/decision.md section 7); --compare-scores also times the teacher-forced scores row by row
@@ -13,7 +13,8 @@ import time
 
 import torch
 
-from ftlab import contracts, evaluation, generation, models, params, tasks, triage
+from ftlab import contracts, models, params, tasks, triage
+from ftlab.eval import evaluation, generation
 from ftlab.io import read_jsonl
 
 TRIAGE = tasks.get("triage")

@@ -2,7 +2,7 @@
 
 Greedy generation throughput of a random-weight Qwen2.5-0.5B (bf16, sdpa) on the evaluation workload of
 issue 9: 512 prompts of 150-400 tokens (uniform; Zipf token ids), 128 new tokens each (EOS ignored, so
-every prompt gets exactly 128). The same left-padded batching as ftlab/generation.py (model.generate,
+every prompt gets exactly 128). The same left-padded batching as ftlab/eval/generation.py (model.generate,
 do_sample=False). Cases:
   single    one prompt at a time (seed's slow path), over the first --single-n prompts
   plainB    batches of B in input order, DynamicCache (the seed's batching), over --plain-n prompts

@@ -6,14 +6,15 @@ The majority class of the report is fitted on the training rows, so it moves wit
 adjudication of data/real/TRAIN.md); the *best constant* is the one answer accepted most often on the scored split
 itself, the stricter reference (it is read off that split, so it is a reference, never a method). Prints the
 model's accuracy inside the ok-lists, the best constant's, their paired difference with its 95% interval
-(ftlab.metrics.compare) and the severity confusion (rows gold, columns predicted). Rows: the evaluate stage's scored
+(ftlab.eval.metrics.compare) and the severity confusion (rows gold, columns predicted). Rows: the evaluate stage's scored
 rows (`severity_pred`, `severity_accuracy`) or `ftlab predict`'s output (`prediction`).
 """
 import sys
 from pathlib import Path
 
 
-from ftlab import metrics, triage
+from ftlab import triage
+from ftlab.eval import metrics
 from ftlab.io import read_jsonl
 
 SEV = triage.ENUMS["severity"]

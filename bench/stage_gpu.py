@@ -27,7 +27,7 @@ import torch
 import yaml
 
 from bench import common
-from ftlab import models, params, train
+from ftlab import device, params, train
 
 
 def random_base(size: str, tokenizer_dir: Path) -> Path:
@@ -68,7 +68,7 @@ def main():
             node = node[k]
         node[last] = yaml.safe_load(value)
     # As the stage (ftlab.train.launch.main): as many GPUs as the run launches on, claimed before CUDA starts
-    models.claim_gpus(max(1, (params.raw_section(a.stage, data).get("launch") or {}).get("num_processes") or 1))
+    device.claim_gpus(max(1, (params.raw_section(a.stage, data).get("launch") or {}).get("num_processes") or 1))
     launched = "LOCAL_RANK" in os.environ
     if not launched:
         section["base_model"] = {"source": "local", "path": str(random_base(a.size, Path(a.tokenizer))), "revision": None}

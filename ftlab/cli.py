@@ -9,7 +9,7 @@ reports.jsonl: one {"id": ..., "report": "..."} per line (id optional: the line 
 labels.jsonl:  one {"id": ..., "severity": ..., "category": ..., "affected_services": [...]} per line, any of the
 three fields may be left out of every row (only what is labelled is scored), optionally "severity_ok" /
 "category_ok" (every answer accepted where more than one is defensible) and "report" (else the prediction
-row's report is used for faithfulness and the --train baselines). ftlab/labels.py checks it.
+row's report is used for faithfulness and the --train baselines). ftlab/data/labels.py checks it.
 """
 import argparse
 import json
@@ -20,7 +20,10 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from ftlab import baselines, generation, labels, metrics, models, triage
+from ftlab import models, triage
+from ftlab.data import labels
+
+from ftlab.eval import baselines, generation, metrics
 from ftlab.io import DataFileError, read_jsonl, write_json
 from ftlab.stage import exit_on_error
 from ftlab.params import BaseModelSpec

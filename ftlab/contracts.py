@@ -15,7 +15,7 @@ EVAL_BASE = Path("data/eval_base")  # replies of the bases, the few-shot prompt 
 EVAL = Path("data/eval")  # replies of the adapters
 JUDGE_CACHE_BASE, JUDGE_CACHE = Path("data/judge_cache_base"), Path("data/judge_cache")
 EVAL_METRICS, DELTA_METRICS = Path("metrics/eval.json"), Path("metrics/delta.json")
-SCALING = Path("metrics/scaling.json")  # written by `python -m ftlab.scaling`, read by the report
+SCALING = Path("metrics/scaling.json")  # written by `python -m ftlab.eval.scaling`, read by the report
 REPORT, LOSS_CURVES, SCALING_FIGURE = Path("notes/report.md"), Path("notes/loss_curves.png"), Path("notes/scaling.png")
 TRAIN_STAGES = ("train_lora", "train_qlora")
 

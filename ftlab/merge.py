@@ -19,7 +19,8 @@ from pathlib import Path
 
 import torch
 
-from ftlab import generation, models
+from ftlab import models
+from ftlab.eval import generation
 from ftlab.io import normal_tree, read_jsonl, temp_dir, write_json
 from ftlab.params import BaseModelSpec
 

@@ -61,7 +61,7 @@ class UsdPerMTok(Section):
 
 
 class Anthropic(Section):
-    """Claude client settings (ftlab/claude.py), shared by the data backend and the judge. No
+    """Claude client settings (ftlab/data/claude.py), shared by the data backend and the judge. No
     temperature: the pinned SDK's Messages.create has no sampling parameters."""
 
     model: str = Field(min_length=1)
@@ -134,7 +134,7 @@ class Prepare(Section):
     # so evaluate and `ftlab predict` prompt the fine-tune the same way) and the order of the answer's keys.
     prompt: Literal["rubric", "short"] = "rubric"
     answer_order: Literal["spec", "grounded"] = "spec"
-    # Real incident reports with gold labels (ftlab/labels.py; data/real/README.md): the second evaluation split
+    # Real incident reports with gold labels (ftlab/data/labels.py; data/real/README.md): the second evaluation split
     # of a triage data set, never trained on; a source row that is a near duplicate of one is refused. Also a
     # dvc.yaml dep (${prepare.real}); a generic data set ignores it.
     real: str = Field(min_length=1)
@@ -142,7 +142,7 @@ class Prepare(Section):
     # the gate refuses a training row of any source that copies one of its reports. A dvc.yaml dep.
     dev: str = Field(min_length=1)
     # Real, labelled incident texts to train on (data/real/TRAIN.md), in the record format of `real`: their
-    # answers are built from the labels (ftlab.sources.real_answer). A dvc.yaml dep; `mix.real: 0` turns it off.
+    # answers are built from the labels (ftlab.data.sources.real_answer). A dvc.yaml dep; `mix.real: 0` turns it off.
     real_train: str = Field(min_length=1)
     mix: PrepareMix
 
@@ -264,15 +264,15 @@ def launch_argv(where: str, launch: dict) -> list[str]:
 
 
 class AnthropicJudge(Anthropic):
-    """evaluate.judge.anthropic: read only when the judge's backend is anthropic (ftlab/judge.py).
+    """evaluate.judge.anthropic: read only when the judge's backend is anthropic (ftlab/eval/judge.py).
     Pin `model` to a dated snapshot: an alias may move to a new model under the scores."""
 
     max_tokens: int = Field(ge=64, le=4096)  # per verdict: {"score": n, "reason": "..."}
 
 
 class Judge(WithBackend):
-    """evaluate.judge: who scores `faithfulness`: the offline deterministic judge (ftlab/metrics.py)
-    or Claude against a written rubric (ftlab/judge.py)."""
+    """evaluate.judge: who scores `faithfulness`: the offline deterministic judge (ftlab/eval/metrics.py)
+    or Claude against a written rubric (ftlab/eval/judge.py)."""
 
     backend: Literal["offline", "anthropic"]
     anthropic: Optional[AnthropicJudge] = None
@@ -280,7 +280,7 @@ class Judge(WithBackend):
 
 class Evaluate(Section):
     max_rows: Optional[int] = Field(default=None, ge=1)
-    # Constrained decoding of the label fields (ftlab.generation.EnumValues): severity and category can only be
+    # Constrained decoding of the label fields (ftlab.eval.generation.EnumValues): severity and category can only be
     # written as one of the spec's values, in every variant.
     constrained: bool = True
     max_new_tokens: int = Field(ge=8, le=4096)

@@ -11,7 +11,8 @@ prepare records the task's name in meta.json (ftlab.contracts.prepared_meta read
 """
 import json
 
-from ftlab import metrics, triage
+from ftlab import triage
+from ftlab.eval import metrics
 from ftlab.io import DataFileError
 
 
@@ -89,7 +90,7 @@ class Triage(Task):
     def prompts(self, reports: list[str], chats: list, style: str, shots: list[dict]) -> list[list[dict]]:
         """triage.prompt(report, style), the shots (each report and its gold answer as a user and an assistant
         turn) between the system prompt and the report."""
-        from ftlab.baselines import report_of
+        from ftlab.eval.baselines import report_of
 
         examples = [m for s in shots for m in (
             {"role": "user", "content": report_of(s)},
@@ -121,5 +122,5 @@ def get(name: str) -> Task:
 
 
 def for_shape(shape: str) -> Task:
-    """The task of a source shape (ftlab.sources.SHAPES): triage rows are triage; chat shapes are generic."""
+    """The task of a source shape (ftlab.data.sources.SHAPES): triage rows are triage; chat shapes are generic."""
     return TASKS["triage" if shape == "triage" else "generic"]

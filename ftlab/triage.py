@@ -97,7 +97,7 @@ ORDERS = {
     "spec": KEYS,
     "grounded": ("affected_services", "summary", "category", "severity", "next_action"),
 }
-# Constrained decoding: the string fields whose values must be one of a fixed set (ftlab.generation.EnumValues).
+# Constrained decoding: the string fields whose values must be one of a fixed set (ftlab.eval.generation.EnumValues).
 ENUMS = {"severity": SEVERITIES, "category": CATEGORIES}
 # The values a fine-tune is trained to write for the labels (train_lora.label_values). `spec`: the spec's own.
 # `words`: severity as the word of its rubric line. SEV1-SEV4 are symbols whose digit the pretrained model does not

@@ -1,7 +1,7 @@
 """python stages/evaluate.py
 
 Was fine-tuning the right tool? Each fine-tune (models/lora, models/qlora, with the prompt each was trained
-with) on every evaluation split (ftlab/evaluation.py), plus the forgetting probe, beside what
+with) on every evaluation split (ftlab/eval/evaluation.py), plus the forgetting probe, beside what
 stages/evaluate_base.py scored: the base zero-shot and few-shot, the 4-bit base, the majority and classic
 baselines. Writes data/eval/ (the fine-tunes' scored rows), metrics/eval.json ({split: {variant: metrics
 with bootstrap 95% intervals}}, the probe, the transfer gap) and metrics/delta.json ({split: {comparison:
@@ -9,9 +9,11 @@ paired deltas with intervals and flips}}: each fine-tune against its own base, f
 classic and majority baselines).
 """
 import json
+
 import torch
 
-from ftlab import contracts, evaluation, metrics, models, params, probe, stage, tasks
+from ftlab import contracts, device, models, params, stage, tasks
+from ftlab.eval import evaluation, metrics, probe
 from ftlab.io import read_json, write_json
 
 DATA, BASE, OUT, JUDGE_CACHE = contracts.PREPARED, contracts.EVAL_BASE, contracts.EVAL, contracts.JUDGE_CACHE
@@ -30,7 +32,7 @@ def check_bases(cuda: bool) -> None:
 
 
 def main() -> None:
-    models.claim_gpus()
+    device.claim_gpus()
     p = params.load("evaluate")
     evaluation.check_judge(p)
     check_bases(torch.cuda.is_available())
@@ -64,10 +66,10 @@ def main() -> None:
                        | {"general_perplexity": round(probe_summary[ft]["general_perplexity"]
                                                       - probe_summary[base]["general_perplexity"], 3)}
                        for ft, (base, _) in metrics.PAIRS.items()}
-    device = {"evaluate_base": read_json(BASE / "device.json")["device"] if (BASE / "device.json").is_file() else None,
-              "evaluate": models.device_name()}
+    devices = {"evaluate_base": read_json(BASE / "device.json")["device"] if (BASE / "device.json").is_file() else None,
+               "evaluate": device.device_name()}
     write_json(contracts.EVAL_METRICS, {**summary, "probe": probe_summary, "transfer_gap": evaluation.transfer_gap(summary),
-                                           "device": device})
+                                           "device": devices})
     write_json(contracts.DELTA_METRICS, deltas)
     print(json.dumps({s: {n: {m: d.get(m) for m in metrics.LABEL_METRICS} for n, d in v.items()} for s, v in deltas.items()
                       if s != "probe"}, indent=2))

@@ -1,7 +1,7 @@
 """python stages/evaluate_base.py
 
 What the base model gets without fine-tuning, and what counting words gets, on every evaluation split
-(ftlab/evaluation.py: the generated test rows and the real reports): `base` zero-shot with the rubric
+(ftlab/eval/evaluation.py: the generated test rows and the real reports): `base` zero-shot with the rubric
 prompt, `base_fewshot` with evaluate.few_shot_k training examples, `qlora_base` (the QLoRA base in 4 bits),
 the forgetting probe of both bases, and the label baselines `majority` and `classic` fitted on the
 training split. A stage of its own, so DVC re-runs it only when the data, the base models or the
@@ -9,16 +9,18 @@ evaluate params change, not when a training param does. Writes data/eval_base/ (
 variant, probe replies, probe.json, judge.json); stages/evaluate.py reads it.
 """
 import json
+
 import torch
 
-from ftlab import baselines, contracts, evaluation, metrics, models, params, probe, stage, tasks
+from ftlab import contracts, device, models, params, stage, tasks
+from ftlab.eval import baselines, evaluation, metrics, probe
 from ftlab.io import read_jsonl, write_json
 
 DATA, OUT, JUDGE_CACHE = contracts.PREPARED, contracts.EVAL_BASE, contracts.JUDGE_CACHE_BASE
 
 
 def main() -> None:
-    models.claim_gpus()  # one GPU, a free one when several runs share a box (dvc queue -j N)
+    device.claim_gpus()  # one GPU, a free one when several runs share a box (dvc queue -j N)
     p = params.load("evaluate")
     cuda = torch.cuda.is_available()
     bases = {"base": params.load("train_lora").for_device(cuda), "qlora_base": params.load("train_qlora").for_device(cuda)}
@@ -53,7 +55,7 @@ def main() -> None:
                     evaluation.save(out, split.name, kind, rows)
         write_json(out / "probe.json", probed)
         write_json(out / "judge.json", used)
-        write_json(out / "device.json", {"device": models.device_name()})
+        write_json(out / "device.json", {"device": device.device_name()})
     print(json.dumps(probed, indent=2))
 
 

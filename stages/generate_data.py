@@ -2,8 +2,8 @@
 
 Writes data/generated/rows.jsonl: incident reports with their gold triage JSON (../shared/triage-spec.md),
 one row per line, from the backend named by params.yaml `generate_data.backend`:
-  template   seeded and offline (ftlab/synth.py): same params, same bytes.
-  anthropic  Claude through the Messages API (ftlab/claude.py, prompts and checks in ftlab/claude_data.py),
+  template   seeded and offline (ftlab/data/synth.py): same params, same bytes.
+  anthropic  Claude through the Messages API (ftlab/data/claude.py, prompts and checks in ftlab/data/claude_data.py),
              `anthropic.mode` generate (Claude writes reports for every severity x category cell and
              style, and triages them) or label (Claude triages the reports in `anthropic.reports`).
              Needs ANTHROPIC_API_KEY; the SDK honours ANTHROPIC_BASE_URL. Every answer is cached in
@@ -15,7 +15,8 @@ anthropic the token usage and estimated cost, go to metrics/generate_data.json.
 from collections import Counter
 from pathlib import Path
 
-from ftlab import claude, claude_data, contracts, params, stage, synth, triage
+from ftlab import contracts, params, stage, triage
+from ftlab.data import claude, claude_data, synth
 from ftlab.io import DataFileError, write_json, write_jsonl
 
 OUT, QUARANTINE, CACHE = contracts.GENERATED, contracts.QUARANTINE, contracts.CLAUDE_CACHE

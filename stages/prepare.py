@@ -1,15 +1,15 @@
 """python stages/prepare.py
 
 Source rows (params `prepare.source`: data/generated/rows.jsonl by default; a local JSONL, JSON, CSV or
-Parquet file; or a Hugging Face dataset id) in one of four shapes (ftlab/sources.py) -> chat `messages`
+Parquet file; or a Hugging Face dataset id) in one of four shapes (ftlab/data/sources.py) -> chat `messages`
 rows, through the data gate: schema of every row, duplicate ids, exact and near-duplicate prompts
-(ftlab/gate.py), the token budget (train_lora.sft.max_length, tokenizer of train_lora's base model), a
+(ftlab/data/gate.py), the token budget (train_lora.sft.max_length, tokenizer of train_lora's base model), a
 deterministic split stratified by label, and a leakage check (no test prompt near a train prompt).
 Triage rows get the system prompt `prepare.prompt` and answers with their keys in `prepare.answer_order`.
 Triage data may also train on real, labelled incident texts (`prepare.real_train`, data/real/TRAIN.md): they go
 through the same gate and into the train split only; `prepare.mix` says how many rows each source gives (the
 generated source's val and test splits are kept whatever its share). Every row carries its `source`.
-The real-text split (`prepare.real`, labels per ftlab/labels.py) is validated and written as it is; a training
+The real-text split (`prepare.real`, labels per ftlab/data/labels.py) is validated and written as it is; a training
 row of any source that copies one of its reports or one of the development split's (`prepare.dev`) is refused
 (`real_overlap`), so neither is ever trained on.
 Writes data/prepared/{train,val,test,real}.jsonl, data/prepared/rejected.jsonl (every refused row with its
@@ -19,7 +19,8 @@ metrics/prepare.json (rows by source and split, rejections by reason, label coun
 import json
 from pathlib import Path
 
-from ftlab import contracts, gate, labels, models, params, sources, stage, tasks
+from ftlab import contracts, models, params, stage, tasks
+from ftlab.data import gate, labels, sources
 from ftlab.io import write_json, write_jsonl
 
 OUT = contracts.PREPARED

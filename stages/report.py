@@ -5,12 +5,13 @@ on both evaluation splits (majority class, TF-IDF + logistic regression, zero-sh
 QLoRA; each fine-tune minus the classic baseline and minus few-shot prompting with paired intervals), a
 write-up that says plainly when a fine-tune loses to the simplest method, each fine-tune against its own
 base, the forgetting probe, loss curves, severity confusion, training figures, the params, and the biggest
-wins and losses with raw outputs (ftlab/reporting.py). Every sentence about the numbers is computed from them.
+wins and losses with raw outputs (ftlab/eval/reporting.py). Every sentence about the numbers is computed from them.
 """
 
 import yaml
 
-from ftlab import contracts, evaluation, metrics, params, reporting, scaling, stage, tasks
+from ftlab import contracts, params, stage, tasks
+from ftlab.eval import evaluation, metrics, reporting, scaling
 from ftlab.io import read_json, read_jsonl, write_text
 
 R = reporting
@@ -35,7 +36,7 @@ def decision(evals: dict, deltas: dict, k: int) -> list[str]:
         if table:
             lines += [f"Exact tests on the {R.SPLIT_TITLE[split]}: McNemar's exact test on the rows that flipped, Holm's "
                       "correction across every row of this table, and the smallest difference the test detects with 80% "
-                      "power at the observed share of disagreeing rows (`ftlab/stats.py`).", "", *table,
+                      "power at the observed share of disagreeing rows (`ftlab/eval/stats.py`).", "", *table,
                       *[f"- {note}" for note in cannot_tell], *([""] if cannot_tell else [])]
     if gap := evals.get("transfer_gap"):
         lines += [f"Transfer gap (classic baseline, generated test minus real reports): severity {gap['severity']:+.3f}, "
@@ -71,7 +72,7 @@ def per_finetune(evals, deltas, trained, raw, outputs, test, n) -> list[str]:
 
 
 def scaling_curve() -> list[str]:
-    """The data-scaling curve (metrics/scaling.json, written by `python -m ftlab.scaling`), when it has been run."""
+    """The data-scaling curve (metrics/scaling.json, written by `python -m ftlab.eval.scaling`), when it has been run."""
     lines = ["## How many real reports before a fine-tune beats a bag of words?", ""]
     if not contracts.SCALING.is_file():
         return lines + ["(not run: README \"Data-scaling curve\")", ""]

@@ -1,4 +1,4 @@
-"""The Claude backend (ftlab/claude.py, ftlab/claude_data.py, stages/generate_data.py) against a fake
+"""The Claude backend (ftlab/data/claude.py, ftlab/data/claude_data.py, stages/generate_data.py) against a fake
 Messages API on 127.0.0.1 (tests/fake_anthropic.py), through the real `anthropic` client."""
 import json
 import logging
@@ -11,7 +11,8 @@ import time
 import pytest
 import yaml
 
-from ftlab import claude, claude_data, params, triage
+from ftlab import params, triage
+from ftlab.data import claude, claude_data
 from ftlab.io import read_jsonl, write_jsonl
 from tests.conftest import REPO, repo_params
 from tests.fake_anthropic import FakeAnthropic, default_reply, generated_row
@@ -35,7 +36,7 @@ def one_request(text="checkout-api is down for everyone"):
 
 
 # ---------------------------------------------------------------------------------------------------
-# ftlab/claude.py
+# ftlab/data/claude.py
 
 
 def test_cache_key_is_what_decides_the_answer():

@@ -9,7 +9,8 @@ import pytest
 import torch
 import yaml
 
-from ftlab import metrics, models, params, probe, train
+from ftlab import models, params, train
+from ftlab.eval import metrics, probe
 from ftlab.io import read_jsonl, write_jsonl
 from tests.conftest import REPO, repo_params, triage_row, write_meta
 
@@ -155,7 +156,7 @@ def test_score_refuses_an_id_given_twice(tmp_path, file, rows, message):
 
 
 def test_score_with_train_prints_the_baselines_and_the_paired_delta(tmp_path):
-    from ftlab import synth
+    from ftlab.data import synth
 
     train_rows = [{"report": r["report"], "severity": r["severity"], "category": r["category"]} for r in synth.generate(64, 3)]
     write_jsonl(tmp_path / "train.jsonl", train_rows)
@@ -176,7 +177,7 @@ def test_score_with_train_prints_the_baselines_and_the_paired_delta(tmp_path):
 
 
 def test_baselines_are_fitted_on_the_training_rows_only():
-    from ftlab import baselines
+    from ftlab.eval import baselines
 
     # training rows whose labels contradict the test rows' words: a baseline that saw the test labels would get them right
     train_rows = [{"report": f"checkout-api is down for everyone {i}", "severity": "SEV4", "category": "security"} for i in range(6)]

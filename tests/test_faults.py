@@ -50,7 +50,7 @@ def eval_dir(tmp_path_factory, tiny_model_dir):
 # The evaluate stage itself (runpy), each generation slowed down so that the test can kill it mid-run.
 SLOW_EVALUATE = """
 import runpy, sys, time
-from ftlab import generation
+from ftlab.eval import generation
 generate = generation.generate
 def slow(*args, **kwargs):
     time.sleep(0.5)

@@ -2,7 +2,8 @@
 replies as one prompt at a time."""
 import torch
 
-from ftlab import generation, models
+from ftlab import models
+from ftlab.eval import generation
 from ftlab.params import BaseModelSpec
 from tests.conftest import triage_row
 

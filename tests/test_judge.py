@@ -1,4 +1,4 @@
-"""The faithfulness judge (ftlab/judge.py): the offline backend, and the anthropic backend through the
+"""The faithfulness judge (ftlab/eval/judge.py): the offline backend, and the anthropic backend through the
 real `anthropic` client against the fake Messages API on 127.0.0.1 (tests/fake_anthropic.py)."""
 import json
 import logging
@@ -8,7 +8,10 @@ import time
 import pytest
 import yaml
 
-from ftlab import claude, judge, metrics, params
+from ftlab import params
+from ftlab.data import claude
+
+from ftlab.eval import judge, metrics
 from tests.conftest import REPO, repo_params
 from tests.fake_anthropic import FakeAnthropic
 

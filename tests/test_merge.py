@@ -105,7 +105,8 @@ def test_predict_on_a_merged_model_asks_it_as_its_adapter_was_trained(tmp_path, 
     reply comes back with the spec's SEV value."""
     import shutil
 
-    from ftlab import generation, triage
+    from ftlab import triage
+    from ftlab.eval import generation
 
     merged = tmp_path / "merged"
     shutil.copytree(tiny_model_dir, merged)

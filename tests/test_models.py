@@ -46,12 +46,12 @@ def test_adapter_directory_without_config(tmp_path, tiny_model_dir):
 
 
 def test_concurrent_plain_runs_take_different_gpus(tmp_path):
-    """models.claim_gpus: a process that holds GPU 3 makes the next one take GPU 5, and each sees only its own."""
+    """device.claim_gpus: a process that holds GPU 3 makes the next one take GPU 5, and each sees only its own."""
     import os
     import subprocess
     import sys
 
-    code = ("import os, sys, time; from ftlab import models; models.claim_gpus(); "
+    code = ("import os, sys, time; from ftlab import device; device.claim_gpus(); "
             "print(os.environ['CUDA_VISIBLE_DEVICES'], flush=True); time.sleep(float(sys.argv[1]))")
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "3,5", "TMPDIR": str(tmp_path)}
     first = subprocess.Popen([sys.executable, "-c", code, "30"], env=env, stdout=subprocess.PIPE, text=True)
@@ -76,10 +76,10 @@ def test_launched_runs_claim_their_gpus_through_the_exec(tmp_path):
     import sys
 
     # claim, then exec (as train.main does into `accelerate launch`): the exec'd program reports and holds on
-    launcher = ("import os, sys; from ftlab import models; models.claim_gpus(int(sys.argv[1])); "
+    launcher = ("import os, sys; from ftlab import device; device.claim_gpus(int(sys.argv[1])); "
                 "os.execv(sys.executable, [sys.executable, '-c', "
                 "'import os, sys, time; print(os.environ[\"CUDA_VISIBLE_DEVICES\"], flush=True); time.sleep(30)'])")
-    plain = "import os; from ftlab import models; models.claim_gpus(); print(os.environ['CUDA_VISIBLE_DEVICES'])"
+    plain = "import os; from ftlab import device; device.claim_gpus(); print(os.environ['CUDA_VISIBLE_DEVICES'])"
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": "0,1,2,3", "TMPDIR": str(tmp_path)}
     runs = []
     try:
@@ -128,7 +128,8 @@ def test_4bit_inference_takes_the_portable_path_on_every_cpu(tiny_model_dir, mon
     import bitsandbytes.nn.modules as bnb_modules
     from transformers import BitsAndBytesConfig
 
-    from ftlab import generation, models
+    from ftlab import models
+    from ftlab.eval import generation
     from ftlab.params import BaseModelSpec
     from tests.conftest import triage_row
 

@@ -29,7 +29,7 @@ def repo(tmp_path_factory):
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=REPO,
                            capture_output=True, text=True, check=True).stdout.split()
     for name in files:
-        # metrics/scaling.json is no stage's out (python -m ftlab.scaling writes it) but the report's dep
+        # metrics/scaling.json is no stage's out (python -m ftlab.eval.scaling writes it) but the report's dep
         if (REPO / name).is_file() and (not name.startswith(OUTPUTS) or name == "metrics/scaling.json"):
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(REPO / name, root / name)

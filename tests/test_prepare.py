@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from ftlab import gate, sources, synth, triage
+from ftlab import triage
+from ftlab.data import gate, sources, synth
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
 from ftlab.params import Prepare, PrepareSource
 from tests.conftest import REPO, repo_params
@@ -307,14 +308,14 @@ def test_a_real_corpus_file_with_bad_labels_stops_prepare_naming_the_line(tmp_pa
 def test_the_committed_real_corpus_passes_its_checks():
     """data/real/train.jsonl: the record format, no evaluation file's source (GitHub owner or vendor domain), no
     near duplicate of an evaluation text, at most 3 records a source, nothing from the reserved list."""
-    from ftlab import corpus
+    from ftlab.data import corpus
 
     assert corpus.check(REPO / "data/real/train.jsonl", tuple(REPO / p for p in corpus.EVALUATION)) == []
     assert len(read_jsonl(REPO / "data/real/train.jsonl")) >= 600
 
 
 def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
-    from ftlab import corpus
+    from ftlab.data import corpus
 
     good = real_records(3)
     held_out = read_jsonl(REPO / "data/real/reports.jsonl")
@@ -336,7 +337,7 @@ def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
 def test_merge_append_keeps_the_corpus_and_its_ids_and_checks_new_records_against_it(tmp_path, monkeypatch):
     """A second round of annotation is appended: the existing records keep their ids (a blind second annotation
     refers to them), and a new record repeating an existing URL or copying an existing text is dropped."""
-    from ftlab import corpus
+    from ftlab.data import corpus
 
     monkeypatch.chdir(REPO)  # the evaluation files are found from the repository root
     records = real_records(8)

@@ -14,7 +14,10 @@ import sys
 import pytest
 import yaml
 
-from ftlab import judge, metrics, params, sources, synth, triage
+from ftlab import params, triage
+from ftlab.data import sources, synth
+
+from ftlab.eval import judge, metrics
 from ftlab import stage as ftlab_stage
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
 from ftlab.params import PrepareSource
@@ -243,7 +246,7 @@ def _verdict(body) -> str:
 # there would be nothing to judge) are replaced by one triage JSON: the judge then gets a request per row.
 JSON_REPLIES = """
 import json, runpy
-from ftlab import generation
+from ftlab.eval import generation
 real = generation.generate
 REPLY = json.dumps({"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api"],
                     "summary": "checkout-api returns HTTP 502 in eu-west.", "next_action": "Roll back the deploy."})

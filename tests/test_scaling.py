@@ -1,10 +1,10 @@
-"""ftlab.scaling: the data-scaling curve's points from bench/decision.py results (grouped by training rows, mean and
+"""ftlab.eval.scaling: the data-scaling curve's points from bench/decision.py results (grouped by training rows, mean and
 range over seeds, Wilson intervals), its table and figure."""
 import json
 
 import pytest
 
-from ftlab import scaling
+from ftlab.eval import scaling
 
 
 def case(real: int, generated: int, seed: int, lora_sev: float, classic_sev: float) -> dict:

@@ -1,9 +1,9 @@
-"""The report's exact tests (ftlab/stats.py): McNemar's exact test, Holm's correction, power and the smallest
+"""The report's exact tests (ftlab/eval/stats.py): McNemar's exact test, Holm's correction, power and the smallest
 detectable difference, checked against hand-computed values and a simulation."""
 import numpy as np
 import pytest
 
-from ftlab import metrics, reporting, stats
+from ftlab.eval import metrics, reporting, stats
 
 
 def test_mcnemar_exact_is_the_binomial_test_on_the_discordant_rows():

@@ -1,4 +1,4 @@
-"""ftlab.synth, the template backend of generate_data: determinism, the spec, balance, realism guards."""
+"""ftlab.data.synth, the template backend of generate_data: determinism, the spec, balance, realism guards."""
 import itertools
 import json
 import os
@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from ftlab import synth, triage
+from ftlab import triage
+from ftlab.data import synth
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -87,7 +88,7 @@ def test_styles_balanced(rows600):
 
 def test_every_cell_has_every_style():
     # also proves that every cell has a failure mode each style can show (the generator raises otherwise)
-    from ftlab.synth.render import STYLE_CYCLE
+    from ftlab.data.synth.render import STYLE_CYCLE
 
     n = 16 * len(STYLE_CYCLE)
     pairs = Counter((r["severity"], r["category"], r["style"]) for r in synth.generate(3 * n, 4))

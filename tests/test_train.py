@@ -7,7 +7,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from ftlab import models, params, train
+from ftlab import device, models, params, train
 from ftlab.errors import TrainError
 from ftlab.io import DataFileError, write_jsonl
 from ftlab.train import launch
@@ -236,7 +236,8 @@ def test_label_values_words_trains_on_words_and_its_replies_come_back_as_the_spe
     """train_lora.label_values: words. The training targets carry severity as a word (triage.LABEL_VALUES), the
     label weight still finds the value's tokens, the adapter records it, and `ftlab predict` decodes the label
     among the words and writes the spec's SEV value back (notes/decision.md: why a word)."""
-    from ftlab import cli, generation, triage
+    from ftlab import cli, triage
+    from ftlab.eval import generation
 
     row = triage_row(1, severity="SEV1")
     completion = train.data.prompt_completion(row, "words")["completion"][0]["content"]
@@ -371,9 +372,9 @@ def test_the_cuda_branches_of_the_recipe_on_a_cpu_with_cuda_forced(tmp_path, tin
         assert kw["bf16"] is expected and kw["use_cpu"] is False, (supported, p.sft.get("fp16"))
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda *a: "NVIDIA H200")
     monkeypatch.setenv("WORLD_SIZE", "2")
-    assert models.device_name() == "cuda: NVIDIA H200 x2"
+    assert device.device_name() == "cuda: NVIDIA H200 x2"
     monkeypatch.undo()
-    assert models.device_name() == f"cpu ({torch.get_num_threads()} threads)"
+    assert device.device_name() == f"cpu ({torch.get_num_threads()} threads)"
     original = trl_utils._use_triton
     with train.patches.compact_lm_head():
         assert trl_utils._use_triton(torch.device("cpu")) is True

@@ -2,7 +2,8 @@ import json
 
 import pytest
 
-from ftlab import metrics, triage
+from ftlab import triage
+from ftlab.eval import metrics
 
 GOOD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api", "edge proxy"],
         "summary": "About 30% of checkout-api requests fail with 502.", "next_action": "Roll back the edge proxy push."}

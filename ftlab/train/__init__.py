@@ -16,7 +16,7 @@ from pathlib import Path
 
 import torch
 
-from ftlab import contracts, models, params, tasks
+from ftlab import contracts, device, models, params, tasks
 from ftlab.io import write_json
 from ftlab.train import adapter, checkpoints, checks, data, patches, recipe
 from ftlab.train.run_metrics import run_metrics
@@ -54,7 +54,7 @@ def train(data_dir: Path, out_dir: Path, metrics_path: Path, p: params.Train, li
         run.finish()
 
     metrics = {
-        "device": models.device_name(),
+        "device": device.device_name(),
         "on_cuda": torch.cuda.is_available() and p.on_cuda is not None,  # on_cuda's settings merged in
         **run_metrics(trainer.state.log_history, trainer.state.global_step, result.training_loss, run.resumed_step,
                       seconds, eval_loss),

@@ -3,7 +3,7 @@ asked for, then train with the stage's params and paths."""
 import os
 import sys
 
-from ftlab import contracts, models, params
+from ftlab import contracts, device, models, params
 from ftlab.errors import TrainError
 from ftlab.train import train
 
@@ -27,7 +27,7 @@ def main(stage: str) -> None:
     """The train_lora / train_qlora stage: params.yaml `stage`, data/prepared in, models/<lora|qlora>, metrics/<stage>.json
     and dvclive/<stage> out. Run it through ftlab.stage.run, which turns an FtlabError into one line."""
     if (gpus := gpus_needed(stage)) is not None:
-        models.claim_gpus(gpus)  # first, before anything starts CUDA
+        device.claim_gpus(gpus)  # first, before anything starts CUDA
     p = params.load(stage)
     if p.num_processes > 1 and "LOCAL_RANK" not in os.environ:
         # The same stage, re-run under `accelerate launch` (DDP or FSDP, as `launch:` says) on the GPUs claimed

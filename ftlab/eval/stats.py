@@ -1,6 +1,6 @@
 """Exact tests for the paired 0/1 metrics of the report (format, severity, category): McNemar's exact test on the
 rows that flipped, Holm's correction across the tests of one table, and the smallest difference a split of n rows
-can detect. The paired-bootstrap intervals (ftlab.metrics) stay the headline; these answer a reviewer's questions
+can detect. The paired-bootstrap intervals (ftlab.eval.metrics) stay the headline; these answer a reviewer's questions
 "is it significant after multiplicity?" and "could the test have seen it?"."""
 import numpy as np
 from scipy import stats

@@ -1,9 +1,9 @@
 """The `faithfulness` judge of evaluate, per params.yaml `evaluate.judge.backend`:
 
-  offline    ftlab.metrics.faithfulness: deterministic, no network (the default).
+  offline    ftlab.eval.metrics.faithfulness: deterministic, no network (the default).
   anthropic  Claude scores each reply 1-5 against RUBRIC (below), normalised to [0, 1] as (s - 1) / 4 so
              it sits on the offline judge's scale. The model is pinned in params; every verdict is cached
-             (ftlab/claude.py: one file per request, named by the hash of model, rubric, report, reply and
+             (ftlab/data/claude.py: one file per request, named by the hash of model, rubric, report, reply and
              max_tokens) in a directory the stage keeps as a persist out, so a re-run sends nothing.
 
     judge.check_key(p.judge)                               # at the stage's start: a missing key, one line
@@ -18,7 +18,7 @@ JudgeError, never a silent default and never a row left out (both would bias the
 models on the same rows): the error names the row and the fault, the invalid verdicts are removed
 from the cache so the next run asks for them again, and every valid verdict stays cached.
 
-The key rules are ftlab/claude.py's: ANTHROPIC_API_KEY only, never in any output, log, cache file or
+The key rules are ftlab/data/claude.py's: ANTHROPIC_API_KEY only, never in any output, log, cache file or
 exception message.
 """
 from __future__ import annotations
@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from ftlab import claude, metrics
+from ftlab.data import claude
+from ftlab.eval import metrics
 
 # What the judge sees of a reply, in this order. next_action is advice, not a statement of fact; the
 # rubric judges it only for resting on facts the report does not give.

@@ -1,7 +1,7 @@
 """The styles a report comes in: the same facts as a monitoring alert, a chat message, a support ticket,
 an issue on a tracker, a status-page update, a postmortem excerpt or an e-mail.
 
-A renderer frames the facts of ftlab/synth/incidents.py and never adds or drops impact: every report
+A renderer frames the facts of ftlab/data/synth/incidents.py and never adds or drops impact: every report
 states the symptom (`lead`) and the impact (`impact`), since the impact is what the severity follows.
 What a renderer may add: a time, a reporter, a stated priority or tone (which may disagree with the
 impact: the `misleading_priority` hard case), a service named as unaffected (`distractor`), details,
@@ -10,7 +10,7 @@ Each renderer returns (text, tags, past) where past says whether the report is w
 """
 import re
 
-from ftlab.synth.vocab import BYSTANDERS, CUSTOMERS, PEOPLE, PROJECTS, SUBJECTS, cap, hm, person, tense
+from ftlab.data.synth.vocab import BYSTANDERS, CUSTOMERS, PEOPLE, PROJECTS, SUBJECTS, cap, hm, person, tense
 
 NAMES = tuple(s[0] for s in SUBJECTS if not s[0].startswith("the ")) + tuple(p[0] for p in PROJECTS)
 

@@ -6,11 +6,11 @@ nested), with or without the generated rows beside them, scored on the held-out 
     # the pipeline itself, one DVC experiment per (N, seed), on a GPU box (README "Data-scaling curve"):
     dvc exp run --queue -S 'prepare.mix.real=0,50,100,200,400,null' -S '+train_lora.sft.seed=42,43,44'
     dvc queue start --jobs 1 && dvc queue status        # wait until every experiment has run
-    python -m ftlab.scaling exps                       # metrics/scaling.json and notes/scaling.png
+    python -m ftlab.eval.scaling exps                       # metrics/scaling.json and notes/scaling.png
 
     # bench/decision.py's cases of the same recipe and row choice, and pipeline runs' metrics (2026-12-06);
     # FILE.json:CASE,CASE keeps only those cases of that file (a file also holding other recipes' cases):
-    python -m ftlab.scaling bench bench/out/decision/<file>.json[:CASES] ... [--pipeline EVAL.json PREPARE.json SEED]
+    python -m ftlab.eval.scaling bench bench/out/decision/<file>.json[:CASES] ... [--pipeline EVAL.json PREPARE.json SEED]
 
 Both write metrics/scaling.json ({"points": [...], "source": ...}: per N the fine-tune's and the classic
 baseline's accuracy on each label, the mean over seeds with its range, and a 95% Wilson interval of one run) and
@@ -135,7 +135,7 @@ def from_exps() -> dict:
                          **{f"{model}_{f}": ev["real"][model][f"{f}_accuracy"] for model in ("lora", "classic", "majority")
                             for f in FIELDS}})
     if not runs:
-        raise RuntimeError("no DVC experiment with metrics/eval.json found: run the sweep first (python -m ftlab.scaling)")
+        raise RuntimeError("no DVC experiment with metrics/eval.json found: run the sweep first (python -m ftlab.eval.scaling)")
     # `dvc exp show` lists the workspace beside its commit: the same run twice counts once.
     unique = list({(r["real_rows"], r["generated"], r["seed"]): r for r in runs}.values())
     return summarize(unique, rows, "dvc exp show")

@@ -6,17 +6,18 @@ with gold labels only, data/prepared/real.jsonl). Variants:
   base_fewshot  the same with evaluate.few_shot_k training examples before the report (prompting's best);
   qlora_base    the QLoRA base in 4 bits, zero-shot: the weights the QLoRA adapter was trained on;
   lora, qlora   the fine-tunes, with the prompt they were trained with (their ftlab_base.json);
-  majority, classic   the label baselines of ftlab/baselines.py, fitted on the training split.
+  majority, classic   the label baselines of ftlab/eval/baselines.py, fitted on the training split.
 Every generating variant is decoded greedily, with the label fields constrained to the spec's values when
-evaluate.constrained (ftlab.generation.EnumValues), and scored per row (ftlab.metrics.score_row); rows with a
-reference answer also get its teacher-forced loss and each label's token loss (ftlab.generation.answer_scores).
+evaluate.constrained (ftlab.eval.generation.EnumValues), and scored per row (ftlab.eval.metrics.score_row); rows with a
+reference answer also get its teacher-forced loss and each label's token loss (ftlab.eval.generation.answer_scores).
 """
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ftlab import baselines, generation, judge, metrics, triage
+from ftlab import triage
+from ftlab.eval import baselines, generation, judge, metrics
 from ftlab.tasks import Task
 from ftlab.io import DataFileError, read_jsonl, write_jsonl
 from ftlab.errors import FtlabError

@@ -1,15 +1,15 @@
 """The real-text corpora's checks (data/real/*.jsonl): record format, provenance and disjointness.
 
-    python -m ftlab.corpus check [data/real/train.jsonl]   every rule below; exit 1 with one line per problem
+    python -m ftlab.data.corpus check [data/real/train.jsonl]   every rule below; exit 1 with one line per problem
         [--against OTHER.jsonl]...                         also disjoint from OTHER (e.g. new rows against a corpus)
-    python -m ftlab.corpus merge OUT PART.jsonl...         annotators' part files -> one file (ids renumbered)
+    python -m ftlab.data.corpus merge OUT PART.jsonl...         annotators' part files -> one file (ids renumbered)
         [--append]                                         add them to OUT, an existing corpus (its ids kept)
-    python -m ftlab.corpus agreement A.jsonl B.jsonl       two annotations of the same rows: agreement figures
+    python -m ftlab.data.corpus agreement A.jsonl B.jsonl       two annotations of the same rows: agreement figures
 
 The training corpus must be disjoint from both real evaluation files (reports.jsonl, held out; dev.jsonl, for
 choosing recipes) by *source*: a GitHub repository owner, or a web page's registered domain. A shared owner or
 vendor could share an incident, a template or a writer, and the evaluation would then measure memory. Near
-duplicates are found with the data gate's shingle Jaccard (ftlab.gate), inside a file and across files.
+duplicates are found with the data gate's shingle Jaccard (ftlab.data.gate), inside a file and across files.
 """
 import json
 import re
@@ -18,7 +18,8 @@ from collections import Counter
 from pathlib import Path
 from urllib.parse import urlparse
 
-from ftlab import gate, triage
+from ftlab import triage
+from ftlab.data import gate
 from ftlab.io import DataFileError, read_jsonl
 
 KEYS = ("id", "report", "source_url", "source_kind", "licence", "severity", "severity_ok", "category", "category_ok",

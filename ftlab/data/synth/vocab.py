@@ -5,7 +5,7 @@ A subject is one thing that can break: (name as engineers write it, name as cust
 users do with it, its tier, its kind, the data it holds). The tier says how much its failure can
 matter (core: customer-facing and essential; feature: customer-facing, not essential; internal: staff
 only); the severity of a report comes from the impact it states, never from the subject's name: every
-subject of every tier appears in every severity its tier allows (ftlab/synth/incidents.py).
+subject of every tier appears in every severity its tier allows (ftlab/data/synth/incidents.py).
 """
 import re
 

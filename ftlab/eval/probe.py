@@ -13,9 +13,10 @@ from pathlib import Path
 
 import torch
 
-from ftlab import generation, triage
+from ftlab import triage
+from ftlab.eval import generation
 from ftlab.io import read_jsonl
-from ftlab.metrics import PROBE_METRICS as METRICS
+from ftlab.eval.metrics import PROBE_METRICS as METRICS
 
 INSTRUCTIONS = Path("data/probe/instructions.jsonl")
 GENERAL_TEXT = Path("data/probe/general.txt")

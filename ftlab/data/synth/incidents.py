@@ -7,7 +7,7 @@ Category and severity come from two different parts of a report, as the spec's r
   customer data at stake, a workaround, or no customer impact at all.
 
 Every failure mode below takes the severity and states the impact for it; the subject (a service, app,
-internal tool or open-source project) is drawn from the pools of ftlab/synth/vocab.py whatever the
+internal tool or open-source project) is drawn from the pools of ftlab/data/synth/vocab.py whatever the
 severity (a checkout service is down for everyone, slow for one region, wrong on one browser, or broken
 in staging), so that no service name or scenario word gives the label away: only the impact does.
 
@@ -21,7 +21,7 @@ A failure mode returns the facts of one incident as a dict (templates use [[pres
   alert     (metric, value, threshold) for a monitoring alert, or None
   tags      hard-case families it exercises;  oss  True when the subject is an open-source project
 """
-from ftlab.synth.vocab import (BROWSERS, DATASTORES, FLAGS, PII, PLATFORMS, PROJECTS, PROXIES, REGION_NAMES, REGIONS,
+from ftlab.data.synth.vocab import (BROWSERS, DATASTORES, FLAGS, PII, PLATFORMS, PROJECTS, PROXIES, REGION_NAMES, REGIONS,
                                SECRETS, SUBJECTS, cap, duration, num, pct, version)
 
 TIERS = {  # which subjects can carry each severity: the impact is then stated to match

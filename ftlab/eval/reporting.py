@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 from tabulate import tabulate
 
-from ftlab import contracts, metrics, stats, triage
+from ftlab import contracts, triage
+from ftlab.eval import metrics, stats
 
 LABEL = {"majority": "Majority class", "classic": "Classic (TF-IDF + LR)", "base": "Zero-shot base",
          metrics.FEW_SHOT: "Few-shot base", "qlora_base": "4-bit base (zero-shot)", "lora": "LoRA", "qlora": "QLoRA"}

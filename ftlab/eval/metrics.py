@@ -83,17 +83,17 @@ PAIRS = {"lora": ("base", "train_lora"), "qlora": ("qlora_base", "train_qlora")}
 FEW_SHOT = "base_fewshot"
 
 METRICS = ("format_conformance", "parseable", "severity_accuracy", "category_accuracy", "services_f1", "faithfulness")
-# The label metrics a classic baseline has too (ftlab/baselines.py), and the preferred label alone (for a
+# The label metrics a classic baseline has too (ftlab/eval/baselines.py), and the preferred label alone (for a
 # split whose labels accept two answers on some rows, such as the real reports).
 LABEL_METRICS = ("severity_accuracy", "category_accuracy")
 EXACT_METRICS = ("severity_exact", "category_exact")
-# Per-row metrics of any data set, triage or not (ftlab.generation.answer_scores); lower is better.
+# Per-row metrics of any data set, triage or not (ftlab.eval.generation.answer_scores); lower is better.
 GENERIC_METRICS = ("answer_loss",)
 # Teacher-forced, on rows with a reference answer: the summed loss of each label's value tokens (lower is better).
 LABEL_LOSSES = ("severity_label_loss", "category_label_loss")
-# The reference points of the label fields (ftlab/baselines.py).
+# The reference points of the label fields (ftlab/eval/baselines.py).
 BASELINES = ("majority", "classic")
-# Per-question metrics of the forgetting probe (ftlab/probe.py).
+# Per-question metrics of the forgetting probe (ftlab/eval/probe.py).
 PROBE_METRICS = ("probe_answered", "probe_triage_json")
 LOWER_IS_BETTER = {"answer_loss", "probe_triage_json", "general_perplexity", *LABEL_LOSSES}
 

@@ -1,7 +1,7 @@
 """The `anthropic` backend of generate_data: the prompts it sends and how it checks every reply.
 
 generate mode: row slot i asks for severity x category cell i % 16 and style (i // 16 + i) % 7 of
-    ftlab.synth.STYLES, so every 112 consecutive slots hold each (cell, style) pair once: the set is
+    ftlab.data.synth.STYLES, so every 112 consecutive slots hold each (cell, style) pair once: the set is
     balanced by construction, not by filtering. Request j asks for slots j*k .. j*k+k-1 (k =
     rows_per_request) in one reply, {"rows": [{"n", "report", "triage"}, ...]}. A request depends only
     on (j, k, seed, model, max_tokens), so growing n_rows re-uses every cached answer and sends only
@@ -19,8 +19,9 @@ import json
 import random
 from pathlib import Path
 
-from ftlab import synth, triage
-from ftlab.claude import Request, reply_text, stop_reason
+from ftlab import triage
+from ftlab.data import synth
+from ftlab.data.claude import Request, reply_text, stop_reason
 from ftlab.io import DataFileError, read_jsonl
 
 CELLS = tuple((s, c) for s in triage.SEVERITIES for c in triage.CATEGORIES)

@@ -23,9 +23,9 @@ the severities whose impact it can state; a style is one render_* function liste
 """
 import random
 
-from ftlab.synth.incidents import incident
-from ftlab.synth.render import RENDERERS, STYLE_CYCLE, STYLES
-from ftlab.synth.vocab import COMPANIES, REGIONS, cap, hm, tense
+from ftlab.data.synth.incidents import incident
+from ftlab.data.synth.render import RENDERERS, STYLE_CYCLE, STYLES
+from ftlab.data.synth.vocab import COMPANIES, REGIONS, cap, hm, tense
 from ftlab.triage import CATEGORIES, SEVERITIES, validate
 
 __all__ = ["STYLES", "generate"]
