@@ -320,7 +320,7 @@ def test_the_staged_third_round_passes_the_same_checks_against_the_corpus_and_ea
     from ftlab.data import corpus
 
     train, parts = REPO / "data/real/train.jsonl", sorted((REPO / "data/real/round3").glob("part-*.jsonl"))
-    assert len(parts) == 2
+    assert len(parts) == 4
     for part in parts:
         others = tuple(p for p in parts if p != part)
         assert corpus.check(part, (train, *others, *(REPO / p for p in corpus.EVALUATION))) == [], part.name
