@@ -73,7 +73,7 @@ def test_bad_values_name_the_key(stage, path, value, expected):
     data = real()
     section = data[stage]
     for key in path[:-1]:
-        section = section[key]
+        section = section.setdefault(key, {})  # a key of the shared train: section, overridden in the stage's own
     section[path[-1]] = value
     assert expected in error(stage, data)
 

@@ -42,7 +42,7 @@ def real():
 def _set(data, stage, path, value):
     section = data[stage]
     for key in path[:-1]:
-        section = section[key]
+        section = section.setdefault(key, {})  # a key of the shared train: section, overridden in the stage's own
     section[path[-1]] = value
     return yaml.safe_dump(data)
 

@@ -113,10 +113,10 @@ def test_stages_stop_with_one_clear_line_on_bad_input(tmp_path, tiny_model_dir):
     assert result.returncode != 0
     assert result.stderr.strip().splitlines()[-1] == "error: data/generated/rows.jsonl: not found; run the stage that writes it (dvc repro)"
 
-    (cwd / "params.yaml").write_text((cwd / "params.yaml").read_text().replace("r: 16", "r: 0", 1))
+    (cwd / "params.yaml").write_text((cwd / "params.yaml").read_text().replace("r: 16", "r: 0", 1))  # train.lora.r
     result = run_stage("train_lora", cwd, check=False, process=True)
     assert result.returncode == 2
-    assert result.stderr == "error: params.yaml: train_lora.lora.r: 0 is out of range [1, inf]\n"
+    assert result.stderr == "error: params.yaml: train.lora.r: 0 is out of range [1, inf] (read by train_lora)\n"
     assert "Traceback" not in result.stderr
 
 

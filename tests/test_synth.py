@@ -33,7 +33,7 @@ def test_same_seed_same_bytes():
 
 def test_same_bytes_across_processes_and_hash_seeds():
     # hash() randomisation or set order leaking into the output would show up here
-    code = "import json, hashlib; from ftlab import synth; print(hashlib.sha256(json.dumps(synth.generate(200, 9)).encode()).hexdigest())"
+    code = "import json, hashlib; from ftlab.data import synth; print(hashlib.sha256(json.dumps(synth.generate(200, 9)).encode()).hexdigest())"
     digests = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
                               env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2")}
     assert len(digests) == 1
