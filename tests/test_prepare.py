@@ -362,6 +362,19 @@ def test_merge_append_keeps_the_corpus_and_its_ids_and_checks_new_records_agains
     assert sorted(r["source_url"] for r in merged[5:]) == sorted(r["source_url"] for r in records[5:])
 
 
+def test_the_corpus_command_takes_help_and_flags_as_flags_never_as_file_names(tmp_path, monkeypatch, capsys):
+    """`merge --help` once wrote the merged corpus to a file named `--help`: flags are parsed, never paths."""
+    from ftlab.data import corpus
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as e:
+        corpus.main(["merge", "--help"])
+    assert e.value.code == 0 and "--append" in capsys.readouterr().out and list(tmp_path.iterdir()) == []
+    with pytest.raises(SystemExit) as e:
+        corpus.main(["merge", "out.jsonl"])  # no part file: a usage error naming what is missing
+    assert e.value.code == 2 and "parts" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
 def test_interleave_keeps_each_order_and_spreads_in_proportion():
     mixed = gate.interleave([f"g{i}" for i in range(6)], [f"r{i}" for i in range(3)])
     assert [x for x in mixed if x[0] == "g"] == [f"g{i}" for i in range(6)] and [x for x in mixed if x[0] == "r"] == ["r0", "r1", "r2"]

@@ -11,6 +11,7 @@ choosing recipes) by *source*: a GitHub repository owner, or a web page's regist
 vendor could share an incident, a template or a writer, and the evaluation would then measure memory. Near
 duplicates are found with the data gate's shingle Jaccard (ftlab.data.gate), inside a file and across files.
 """
+import argparse
 import json
 import re
 import sys
@@ -199,26 +200,35 @@ def main(argv: list[str]) -> int:
         return 1
 
 
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m ftlab.data.corpus", description=__doc__.split("\n\n")[1],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    c = sub.add_parser("check", help="every rule below; exit 1 with one line per problem")
+    c.add_argument("paths", nargs="*", type=Path, default=[Path("data/real/train.jsonl")])
+    c.add_argument("--against", action="append", type=Path, default=[], help="also disjoint from this file")
+    m = sub.add_parser("merge", help="annotators' part files -> one file (ids renumbered)")
+    m.add_argument("out", type=Path)
+    m.add_argument("parts", nargs="+", type=Path)
+    m.add_argument("--append", action="store_true", help="add them to OUT, an existing corpus (its ids kept)")
+    a = sub.add_parser("agreement", help="two annotations of the same rows: agreement figures")
+    a.add_argument("a", type=Path)
+    a.add_argument("b", type=Path)
+    return parser
+
+
 def _main(argv: list[str]) -> int:
-    if not argv or argv[0] not in ("check", "merge", "agreement"):
-        print(__doc__.split("\n\n")[1], file=sys.stderr)
-        return 2
-    if argv[0] == "check":
-        args = argv[1:]
-        against = tuple(Path(args[i + 1]) for i, a in enumerate(args[:-1]) if a == "--against")
-        args = [a for i, a in enumerate(args) if a != "--against" and (i == 0 or args[i - 1] != "--against")]
-        paths = [Path(a) for a in args] or [Path("data/real/train.jsonl")]
-        problems = [p for path in paths for p in check(path, EVALUATION + against)]
+    args = _parser().parse_args(argv)
+    if args.command == "check":
+        problems = [p for path in args.paths for p in check(path, EVALUATION + tuple(args.against))]
         for p in problems:
             print(f"error: {p}", file=sys.stderr)
-        print(f"{len(problems)} problem(s) in {', '.join(map(str, paths))}")
+        print(f"{len(problems)} problem(s) in {', '.join(map(str, args.paths))}")
         return 1 if problems else 0
-    if argv[0] == "merge":
-        append = "--append" in argv
-        argv = [a for a in argv if a != "--append"]
-        print(json.dumps(merge(Path(argv[1]), [Path(a) for a in argv[2:]], append=append)))
+    if args.command == "merge":
+        print(json.dumps(merge(args.out, args.parts, append=args.append)))
         return 0
-    print(json.dumps(agreement(Path(argv[1]), Path(argv[2])), indent=1))
+    print(json.dumps(agreement(args.a, args.b), indent=1))
     return 0
 
 
