@@ -338,7 +338,7 @@ def reference_rows(train_rows: list[dict]) -> dict:
 
     fitted = baselines.fit_all(train_rows)
     test = read_jsonl(Path("data/prepared/test.jsonl"))
-    splits = {"test": evaluation.Split("test", [r["id"] for r in test], [baselines.report_of(r) for r in test],
+    splits = {"test": evaluation.Split("test", [r["id"] for r in test], [triage.report_of(r) for r in test],
                                        [{"severity": r["severity"], "category": r["category"]} for r in test], [], [])}
     for name, real in real_splits().items():
         splits[name] = evaluation.Split(name, [r["id"] for r in real], [r["report"] for r in real], real, [], [])

@@ -12,15 +12,15 @@ prepare records the task's name in meta.json (ftlab.contracts.prepared_meta read
 import json
 
 from ftlab import triage
-from ftlab.eval import metrics
 from ftlab.io import DataFileError
 
 
 class Task:
     name = ""
-    labelled = False  # gold labels: the real split, label metrics and baselines, the judge
-    metric_names: tuple[str, ...] = metrics.GENERIC_METRICS
-    baselines: tuple[str, ...] = ()  # metrics.BASELINES where the labels can be fitted from the report text
+    # Gold labels: the real split, label metrics and baselines, the judge (ftlab.eval.metrics.metric_names and
+    # baseline_names ask this; the task module imports nothing of ftlab.eval, so a change to a metric never
+    # invalidates prepare's or a training stage's DVC cache).
+    labelled = False
 
     def check_meta(self, meta: dict, path) -> None:
         """Refuse a meta.json that lacks what this task's training and evaluation read from it."""
@@ -66,8 +66,6 @@ class Task:
 class Triage(Task):
     name = "triage"
     labelled = True
-    metric_names = (*metrics.METRICS, *metrics.EXACT_METRICS, *metrics.GENERIC_METRICS, *metrics.LABEL_LOSSES)
-    baselines = metrics.BASELINES
 
     def check_meta(self, meta: dict, path) -> None:
         for key, known in (("prompt", triage.SYSTEM_PROMPTS), ("answer_order", triage.ORDERS)):
@@ -90,10 +88,8 @@ class Triage(Task):
     def prompts(self, reports: list[str], chats: list, style: str, shots: list[dict]) -> list[list[dict]]:
         """triage.prompt(report, style), the shots (each report and its gold answer as a user and an assistant
         turn) between the system prompt and the report."""
-        from ftlab.eval.baselines import report_of
-
         examples = [m for s in shots for m in (
-            {"role": "user", "content": report_of(s)},
+            {"role": "user", "content": triage.report_of(s)},
             {"role": "assistant", "content": triage.dumps(json.loads(s["messages"][-1]["content"]))})]
         return [[p[0], *examples, p[1]] for p in (triage.prompt(report, style) for report in reports)]
 

@@ -155,3 +155,10 @@ def prompt(report: str, style: str = "rubric") -> list[dict]:
 def dumps(obj: dict, order: str = "spec") -> str:
     """The canonical serialisation used as the training target: compact, keys in ORDERS[order]."""
     return json.dumps({k: obj[k] for k in ORDERS[order]}, ensure_ascii=False)
+
+
+def report_of(row: dict) -> str:
+    """The report text of a prepared chat row (its user turn) or of a labels row (`report`)."""
+    if "messages" in row:
+        return next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
+    return row["report"]

@@ -38,7 +38,7 @@ def main() -> None:
     check_bases(torch.cuda.is_available())
     task = tasks.get(contracts.prepared_meta(DATA)["task"])
     splits = evaluation.load_splits(DATA, p.max_rows, task)
-    kinds = (*evaluation.BASES, *task.baselines)
+    kinds = (*evaluation.BASES, *metrics.baseline_names(task))
     scored = {s: {k: evaluation.load(BASE, s, k) for k in kinds if (BASE / f"{s}_{k}.jsonl").is_file()} for s in splits}
     probed = {k: evaluation.load(BASE, "probe", k) for k in ("base", "qlora_base")}
     probe_summary, used = read_json(BASE / "probe.json"), read_json(BASE / "judge.json")

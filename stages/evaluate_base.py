@@ -48,7 +48,7 @@ def main() -> None:
             evaluation.save(out, "probe", name, replies)
             probed[name] = probe.summary(replies) | {"general_perplexity": probe.perplexity(model, tokenizer, general_text)}
             del model
-        if task.baselines:  # fitted on the training split only
+        if metrics.baseline_names(task):  # fitted on the training split only
             fitted = baselines.fit_all(train_rows)
             for split in splits.values():
                 for kind, rows in evaluation.baseline_rows(fitted, split).items():

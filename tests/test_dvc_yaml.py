@@ -28,6 +28,13 @@ def ftlab_imports(path, seen=None) -> set[str]:
     return seen
 
 
+def test_data_and_training_stages_import_no_evaluation_code():
+    """A change to a metric or a baseline re-runs the evaluation, never an hour of training on a CPU: the stages before
+    evaluation (and the task objects they ask) import nothing of ftlab/eval/."""
+    for name in ("generate_data", "prepare", "train_lora", "train_qlora"):
+        assert not {m for m in ftlab_imports(REPO / "stages" / f"{name}.py") if m.startswith("ftlab/eval/")}, name
+
+
 def test_every_stage_lists_its_script_and_every_ftlab_module_it_imports():
     stages = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
     assert list(stages) == ["generate_data", "prepare", "train_lora", "train_qlora", "evaluate_base", "evaluate", "report"]

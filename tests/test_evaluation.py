@@ -7,7 +7,6 @@ import sys
 
 import pytest
 import torch
-import yaml
 
 from ftlab import models, params, train
 from ftlab.eval import metrics, probe

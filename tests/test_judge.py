@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-import yaml
 
 from ftlab import params
 from ftlab.data import claude

@@ -14,13 +14,6 @@ KINDS = ("majority", "classic")
 FIELDS = tuple(triage.ENUMS)  # severity, category
 
 
-def report_of(row: dict) -> str:
-    """The report text of a prepared chat row (its user turn) or of a labels row (`report`)."""
-    if "messages" in row:
-        return next(m["content"] for m in reversed(row["messages"]) if m["role"] == "user")
-    return row["report"]
-
-
 def fit(kind: str, rows: list[dict], field: str):
     """A fitted scikit-learn classifier of `field` from report text; `.predict(texts)` gives labels."""
     from sklearn.dummy import DummyClassifier
@@ -29,7 +22,7 @@ def fit(kind: str, rows: list[dict], field: str):
     from sklearn.model_selection import StratifiedKFold
     from sklearn.pipeline import make_pipeline
 
-    texts, labels = [report_of(r) for r in rows], [r[field] for r in rows]
+    texts, labels = [triage.report_of(r) for r in rows], [r[field] for r in rows]
     if kind == "majority" or len(set(labels)) < 2:  # one label only: nothing to learn but the constant
         model = DummyClassifier(strategy="most_frequent")
     elif kind == "classic":
@@ -54,7 +47,7 @@ def fit_all(train_rows: list[dict]) -> dict:
 
 def predict(fitted: dict, rows: list[dict]) -> dict[str, list[dict]]:
     """Each fitted baseline's labels for `rows` (their report text): {kind: [{field: label, ...} per row]}."""
-    texts = [report_of(r) for r in rows]
+    texts = [triage.report_of(r) for r in rows]
     out = {}
     for kind, by_field in fitted.items():
         columns = {field: model.predict(texts).tolist() for field, model in by_field.items()}

@@ -57,7 +57,7 @@ def load_splits(data: Path, max_rows, task: Task) -> dict[str, Split]:
         raise EvaluationError(f"{e}; run the prepare stage first (dvc repro)") from None
     if not test:
         raise EvaluationError(f"{data / 'test.jsonl'} has no rows; raise prepare.test_fraction or generate_data.n_rows")
-    splits = {"test": Split("test", [r["id"] for r in test], [baselines.report_of(r) for r in test],
+    splits = {"test": Split("test", [r["id"] for r in test], [triage.report_of(r) for r in test],
                             [task.gold(r["messages"][-1]["content"]) for r in test],
                             [r["messages"][-1] for r in test], [r["messages"][:-1] for r in test])}
     if real:
@@ -131,7 +131,7 @@ def load(out: Path, split: str, name: str) -> list[dict]:
 
 def summarize(scored: dict[str, dict[str, list[dict]]], task: Task) -> dict:
     """{split: {variant: metrics with bootstrap intervals}} of every scored variant."""
-    return {split: {name: metrics.aggregate(rows, task.metric_names) for name, rows in variants.items()}
+    return {split: {name: metrics.aggregate(rows, metrics.metric_names(task)) for name, rows in variants.items()}
             for split, variants in scored.items()}
 
 
@@ -154,7 +154,7 @@ def deltas(scored: dict[str, dict[str, list[dict]]], summary: dict, task: Task) 
     for split, variants in scored.items():
         out[split] = {}
         for name, (reference, candidate) in comparisons(variants).items():
-            d = metrics.compare(variants[reference], variants[candidate], task.metric_names)
+            d = metrics.compare(variants[reference], variants[candidate], metrics.metric_names(task))
             for key in ("severity_macro_f1", "latency_s"):
                 if key in summary[split][reference] and key in summary[split][candidate]:
                     d[key] = round(summary[split][candidate][key] - summary[split][reference][key], 4)

@@ -98,6 +98,16 @@ PROBE_METRICS = ("probe_answered", "probe_triage_json")
 LOWER_IS_BETTER = {"answer_loss", "probe_triage_json", "general_perplexity", *LABEL_LOSSES}
 
 
+def metric_names(task) -> tuple[str, ...]:
+    """What a task's replies are scored on (ftlab.tasks): label metrics where the rows carry gold labels."""
+    return (*METRICS, *EXACT_METRICS, *GENERIC_METRICS, *LABEL_LOSSES) if task.labelled else GENERIC_METRICS
+
+
+def baseline_names(task) -> tuple[str, ...]:
+    """The label baselines fitted beside a task's models: only where labels can be fitted from the report text."""
+    return BASELINES if task.labelled else ()
+
+
 def severity_macro_f1(scored: list[dict]) -> float:
     """Macro-F1 over the four severities, a missing or invalid prediction counting as wrong; a
     severity neither in gold nor predicted is left out of the mean."""
