@@ -23,6 +23,22 @@ def test_batched_equals_one_at_a_time_and_keeps_input_order(tiny_model_dir):
     assert len(set(one_by_one)) > 1  # the prompts really produced different replies
 
 
+def test_decoding_and_scoring_report_rows_done_and_time_left_on_stderr_in_a_log(tiny_model_dir, capsys):
+    """Issue 32 item 3: in a log (stderr not a terminal, as under `dvc repro > log`) each decoding and scoring pass
+    still says what it does, how many rows are done and the time left; `progress=False` keeps it quiet."""
+    spec = BaseModelSpec(source="local", path=str(tiny_model_dir))
+    model, tokenizer = models.load_model(spec), models.load_tokenizer(spec)
+    rows = [triage_row(i) for i in range(3)]
+    generation.generate(model, tokenizer, [r["messages"][:-1] for r in rows], 4, 2, desc="lora test")
+    generation.answer_scores(model, tokenizer, [r["messages"] for r in rows], desc="lora test scores")
+    err = capsys.readouterr().err
+    done = next(line for line in err.replace("\r", "\n").splitlines() if line.startswith("lora test: 100%"))
+    assert "3/3 [" in done and "<" in done and ("row/s" in done or "s/row" in done)  # rows, elapsed<left, rate
+    assert "lora test scores: 100%" in err
+    generation.generate(model, tokenizer, [rows[0]["messages"][:-1]], 4, 1, desc="quiet", progress=False)
+    assert "quiet" not in capsys.readouterr().err
+
+
 def test_answer_scores_run_the_shared_prompt_once_and_score_as_row_by_row(tiny_model_dir, monkeypatch):
     """The rubric prompt every row shares is computed once (a prefix cache) instead of per row; the teacher-forced
     losses and the likelihood-scored labels are those of each row alone."""

@@ -96,7 +96,8 @@ def run(model, tokenizer, name: str, split: Split, chat_prompts, p, task: Task, 
         # The label losses only: the likelihood-scored labels agreed with constrained decoding to a row in every
         # case of notes/decision.md, and cost two more forward passes a row.
         scores = generation.answer_scores(model, tokenizer, [[*c, a] for c, a in zip(chat_prompts, answers)],
-                                          task.constraint(values, True), score_values=False)
+                                          task.constraint(values, True), score_values=False,
+                                          desc=f"{name} {split.name} scores")
         for row, s in zip(rows, scores):
             row.update(s)
     # Where an evaluation stage's time goes, in its log (notes/decision.md section 7 reads these lines).

@@ -1,6 +1,7 @@
 """Batched greedy generation for chat prompts (left padding, length-sorted batches, results in input order),
 constrained decoding of the spec's enum fields, and teacher-forced scores of a reference answer."""
 import re
+import sys
 import time
 
 import torch
@@ -18,6 +19,13 @@ class PromptTooLong(ValueError):
                          f"more than the model's context of {context} tokens; shorten it")
         self.index, self.tokens, self.context = index, tokens, context
 
+
+
+def progress_bar(total: int, desc: str, enabled: bool = True):
+    """A bar over rows on stderr with the rate and the time left: redrawn at a terminal; in a log (`dvc repro > log`,
+    CI) a line every 30 s, where tqdm's own default would print nothing at all."""
+    return tqdm(total=total, desc=desc, unit="row", disable=not enabled, file=sys.stderr,
+                mininterval=0.1 if sys.stderr.isatty() else 30.0)
 
 def context_length(model):
     """The model's context window in tokens (config.max_position_embeddings), or None if it does not say."""
@@ -44,7 +52,7 @@ MIN_SHARED = 32
 def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, batch_size: int, desc: str = "generate",
              constrain: dict[str, tuple[str, ...]] | None = None, json_within: int | None = None, progress: bool = True):
     """Greedy replies to chat `prompts` (lists of messages), as (text, seconds per row) in input order.
-    `progress`: tqdm's bar over the batches (a caller with its own progress line turns it off).
+    `progress`: a bar over the rows with the time left (progress_bar; a caller with its own progress line turns it off).
     `constrain` ({"severity": SEVERITIES, ...}) limits those fields' string values to the allowed ones (EnumValues).
     `json_within` stops a reply whose first that many non-space characters hold no `{` (NoJsonStart).
 
@@ -71,7 +79,8 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
     shared = shared if shared >= MIN_SHARED else 0
     with torch.inference_mode():
         prefix_cache = model(input_ids=torch.tensor([encoded[0][:shared]], device=device), use_cache=True).cache if shared else None
-    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch", disable=None if progress else True):
+    bar = progress_bar(len(order), desc, progress)
+    for start in range(0, len(order), batch_size):
         batch = order[start:start + batch_size]
         own = [encoded[i][shared:] for i in batch]
         width = max(map(len, own))
@@ -96,6 +105,8 @@ def generate(model, tokenizer, prompts: list[list[dict]], max_new_tokens: int, b
         seconds = (time.perf_counter() - started) / len(batch)
         for row, out in zip(batch, output[:, inputs["input_ids"].shape[1]:]):
             results[row] = (tokenizer.decode(out, skip_special_tokens=True).strip(), seconds)
+        bar.update(len(batch))
+    bar.close()
     return results
 
 
@@ -186,7 +197,7 @@ def _value_spans(answer: str, fields) -> dict[str, tuple[int, int]]:
 
 
 def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dict[str, tuple[str, ...]] | None = None,
-                  score_values: bool = True):
+                  score_values: bool = True, desc: str = "scores", progress: bool = True):
     """Teacher-forced scores of each conversation's last message (the reference answer) given the messages
     before it, one forward pass each:
       answer_loss         the mean next-token loss of the answer (the test loss of a fine-tune; any data set);
@@ -218,6 +229,7 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
     shared = shared if shared >= MIN_SHARED else 0
     with torch.inference_mode():
         prefix_cache = model(input_ids=torch.tensor([rows[0][4][:shared]], device=device), use_cache=True).cache if shared else None
+        bar = progress_bar(len(rows), desc, progress)
         for messages, prompt_text, full_text, prompt, ids, offsets in rows:
             n = len(prompt)
             if prefix_cache is None:
@@ -247,6 +259,8 @@ def answer_scores(model, tokenizer, conversations: list[list[dict]], fields: dic
             if prefix_cache is not None and prefix_cache.get_seq_length() > shared:
                 prefix_cache.crop(shared - prefix_cache.get_seq_length())  # a negative crop removes that many tokens
             out.append(row)
+            bar.update(1)
+        bar.close()
     return out
 
 
