@@ -1,4 +1,8 @@
+import io
 import os
+import sys
+from contextlib import redirect_stderr, redirect_stdout
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -82,3 +86,30 @@ def triage_row(i: int, severity="SEV2", category="degradation") -> dict:
             {"role": "assistant", "content": triage.dumps(gold)},
         ],
     }
+
+
+@dataclass
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_in_process(main, cwd) -> Ran:
+    """main() called in `cwd` in this process as the interpreter would run it: through ftlab.stage.exit_on_error
+    (stages and the CLI end that way), stdout and stderr captured, and the exit status a process would have."""
+    from ftlab.stage import exit_on_error
+
+    out, err, code, here = io.StringIO(), io.StringIO(), 0, os.getcwd()
+    os.chdir(cwd)
+    try:
+        with redirect_stdout(out), redirect_stderr(err):
+            try:
+                exit_on_error(main)
+            except SystemExit as e:  # sys.exit("error: ..."): the interpreter prints the text, status 1
+                code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+                if isinstance(e.code, str):
+                    print(e.code, file=sys.stderr)
+    finally:
+        os.chdir(here)
+    return Ran(code, out.getvalue(), err.getvalue())

@@ -3,15 +3,13 @@ prepared splits of a few triage rows (and two real reports), LoRA adapters for `
 `models/qlora` made with PEFT on the tiny model (random, untrained: evaluate only needs them to load),
 each with the ftlab_base.json a train stage writes, and data/eval_base from stages/evaluate_base.py."""
 import json
-import os
 import shutil
-import subprocess
-import sys
 
 import yaml
 
 from ftlab.io import read_jsonl, write_json, write_jsonl
 from tests.conftest import REPO, repo_params, triage_row
+from tests.test_stages import run_stage
 
 LINEAR = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
@@ -50,7 +48,5 @@ def make(root, tiny_model_dir, **evaluate):
         (root / "models" / name / "ftlab_base.json").write_text(json.dumps(
             {"base_model": data[stage]["base_model"], "bnb": data[stage].get("bnb"), "prompt": "short",
              "answer_order": "spec"}))
-    result = subprocess.run([sys.executable, str(REPO / "stages/evaluate_base.py")], cwd=root, capture_output=True,
-                            text=True, env={**os.environ, "PYTHONPATH": str(REPO), "HF_HUB_OFFLINE": "1"})
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_stage("evaluate_base", root)  # in this process, as `python stages/evaluate_base.py` runs it
     return root

@@ -211,6 +211,8 @@ def stage_env(api, key=KEY):
 
 
 def run_stage(cwd, api, key=KEY):
+    # A fresh interpreter: the anthropic SDK reads ANTHROPIC_LOG and sets its debug logging up at import, and the
+    # key must stay out of exactly that output.
     return subprocess.run([sys.executable, str(REPO / "stages/generate_data.py")], cwd=cwd, env=stage_env(api, key),
                           capture_output=True, text=True, timeout=120)
 

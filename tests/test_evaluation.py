@@ -2,8 +2,6 @@
 and the `ftlab predict` / `ftlab score` commands on files that are not in the data set."""
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -11,7 +9,7 @@ import torch
 from ftlab import models, params, train
 from ftlab.eval import metrics, probe
 from ftlab.io import read_jsonl, write_jsonl
-from tests.conftest import REPO, repo_params, triage_row, write_meta
+from tests.conftest import REPO, repo_params, run_in_process, triage_row, write_meta
 
 GOLD = {"severity": "SEV2", "category": "degradation", "affected_services": ["checkout-api"]}
 REPLY = json.dumps({"severity": "SEV3", "category": "outage", "affected_services": ["checkout-api"],
@@ -52,7 +50,10 @@ def test_perplexity_is_exp_of_the_mean_token_loss(tiny_model_dir):
 
 
 def ftlab(*args, cwd):
-    return subprocess.run([sys.executable, "-m", "ftlab", *map(str, args)], cwd=cwd, capture_output=True, text=True)
+    """`ftlab ARGS...` run from `cwd`, in this process (cli.main as `python -m ftlab` runs it)."""
+    from ftlab import cli
+
+    return run_in_process(lambda: cli.main([str(a) for a in args]), cwd)
 
 
 @pytest.fixture(scope="module")

@@ -1,27 +1,15 @@
 """Stage scripts on small inputs: each stage's main() called in this process, as `python stages/NAME.py` calls it
 (through ftlab.stage), and in a fresh interpreter only where the test is about the process (its exit status)."""
-import io
 import json
-import os
 import runpy
 import subprocess
 import sys
-from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass
 
 import yaml
 
 from ftlab import triage
 from ftlab.io import read_jsonl, write_jsonl
-from ftlab.stage import exit_on_error
-from tests.conftest import REPO, repo_params
-
-
-@dataclass
-class Ran:
-    returncode: int
-    stdout: str
-    stderr: str
+from tests.conftest import REPO, Ran, repo_params, run_in_process
 
 
 def stage_main(name: str):
@@ -42,19 +30,7 @@ def run_stage(name, cwd, check=True, process=False) -> Ran:
                                 capture_output=True, text=True)
         ran = Ran(result.returncode, result.stdout, result.stderr)
     else:
-        out, err, code, here = io.StringIO(), io.StringIO(), 0, os.getcwd()
-        os.chdir(cwd)
-        try:
-            with redirect_stdout(out), redirect_stderr(err):
-                try:
-                    exit_on_error(stage_main(name))
-                except SystemExit as e:  # sys.exit("error: ..."): the interpreter prints the text, status 1
-                    code = e.code if isinstance(e.code, int) else 1
-                    if isinstance(e.code, str):
-                        print(e.code, file=sys.stderr)
-        finally:
-            os.chdir(here)
-        ran = Ran(code, out.getvalue(), err.getvalue())
+        ran = run_in_process(stage_main(name), cwd)
     if check:
         assert ran.returncode == 0, ran.stderr[-3000:]
     return ran
