@@ -52,7 +52,7 @@ def per_finetune(evals, deltas, trained, raw, outputs, test, n) -> list[str]:
         lines += [f"## {R.LABEL[ft]}: `{base}` vs `{ft}`", ""]
         for split in (s for s in evaluation.SPLITS if s in evals):
             lines += [f"On the {R.SPLIT_TITLE[split]}:", "",
-                      *R.finetune_table(evals, deltas, split, ft, base, metrics.metric_names(tasks.get("triage")) + metrics.GENERIC_METRICS)]
+                      *R.finetune_table(evals, deltas, split, ft, base, metrics.metric_names(tasks.get("triage")))]
         lines += ["Forgetting probe (general questions without the triage prompt; for `probe_triage_json` 1 is bad):", "",
                   *R.probe_table(evals, deltas, ft, base),
                   f"Training on {t.get('device', 'an unrecorded device')}"
