@@ -101,3 +101,15 @@ def test_no_json_start_stops_prose_and_leaves_a_reply_that_opens_an_object(tiny_
     assert stopped_after("Here you go:\n```json\n" + '{"severity": "SEV2", "category": "outage"}' * 3) is None
     assert stopped_after("\n\n      \n" * 20 + '{"severity": "SEV2"}') is None
     assert stopped_after(prose, chars=500) is None
+
+
+def test_the_progress_bar_redraws_at_a_terminal_and_writes_a_line_every_30_s_in_a_log(monkeypatch):
+    import sys
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    with generation.progress_bar(3, "tty") as bar:
+        assert bar.mininterval == 0.1 and not bar.disable
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    with generation.progress_bar(3, "log") as bar:
+        assert bar.mininterval == 30.0 and not bar.disable
+    assert generation.progress_bar(3, "off", enabled=False).disable
