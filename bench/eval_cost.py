@@ -1,11 +1,12 @@
-"""python -m bench.eval_cost [--rows 32] [--max-new-tokens N] [--batch-size N] [--compare-scores]
+"""python -m bench.eval_cost [--rows 32] [--max-new-tokens N] [--batch-size N] [--compare-scores] [--bf16]
 
 Where evaluate's time goes on this machine: seconds a row for each generating variant's decoding (base
 zero-shot, base few-shot, the 4-bit base) and for the teacher-forced scores (ftlab.eval.generation.answer_scores),
 on the first --rows rows of the test and real splits of data/prepared (run `dvc repro prepare` first), with
 params.yaml's base models and evaluate settings (json_within included, as evaluation.run decodes). Prints one
 line per piece (notes/decision.md section 7); --compare-scores also times the teacher-forced scores row by row
-(no shared prefix) and prints the largest difference from the shared-prefix scores.
+(no shared prefix) and prints the largest difference from the shared-prefix scores. --bf16 runs every piece under
+CPU autocast to bfloat16 (what a CPU with bf16 units, AVX512-BF16 or AMX, would gain; the stages run float32).
 """
 import argparse
 import time
@@ -32,14 +33,18 @@ def main() -> None:
     parser.add_argument("--max-new-tokens", type=int, default=None, help="default: evaluate.max_new_tokens")
     parser.add_argument("--batch-size", type=int, default=None, help="default: evaluate.batch_size")
     parser.add_argument("--compare-scores", action="store_true", help="also score row by row, without the shared prefix")
+    parser.add_argument("--bf16", action="store_true", help="every piece under CPU autocast to bfloat16")
     args = parser.parse_args()
+    if args.bf16:  # for the whole process: every matmul in bfloat16, float32 where autocast keeps it
+        torch.autocast("cpu", dtype=torch.bfloat16).__enter__()
     ev = params.load("evaluate")
     new, batch = args.max_new_tokens or ev.max_new_tokens, args.batch_size or ev.batch_size
     cuda = torch.cuda.is_available()
     splits = evaluation.load_splits(contracts.PREPARED, None, TRIAGE)
     shots = read_jsonl(contracts.PREPARED / "train.jsonl")[: ev.few_shot_k]
     device = torch.cuda.get_device_name() if cuda else f"cpu, {torch.get_num_threads()} threads"
-    print(f"device: {device}; {args.rows} rows a split, {new} new tokens, batch {batch}")
+    print(f"device: {device}; {args.rows} rows a split, {new} new tokens, batch {batch}, "
+          f"{'bf16 autocast' if args.bf16 else 'float32'}")
     for name, stage in (("base", "train_lora"), ("qlora_base", "train_qlora")):
         t = params.load(stage).for_device(cuda)
         model, tokenizer = models.load_base(t.base_model, t.bnb)

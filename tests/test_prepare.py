@@ -322,6 +322,22 @@ def test_every_second_annotation_refers_to_records_of_the_corpus():
         assert labels and {r["id"] for r in labels} <= ids, name
 
 
+def test_the_staged_fourth_round_passes_the_corpus_checks_against_it_and_each_other():
+    """data/real/round4/ (TRAIN.md "Fourth round", staged until the GPU recipe is measured with it): each part
+    disjoint from train.jsonl, both evaluation files and the other parts, so appending it keeps the corpus's rules;
+    its blind second annotation names rows of the parts."""
+    from ftlab.data import corpus
+
+    train, parts = REPO / "data/real/train.jsonl", sorted((REPO / "data/real/round4").glob("part-*.jsonl"))
+    assert len(parts) == 4
+    for part in parts:
+        others = tuple(p for p in parts if p != part)
+        assert corpus.check(part, (train, *others, *(REPO / p for p in corpus.EVALUATION))) == [], part.name
+    ids = {r["id"] for p in parts for r in read_jsonl(p)}
+    labels = read_jsonl(REPO / "data/real/round4/labels_b.jsonl")
+    assert len(labels) >= 100 and {r["id"] for r in labels} <= ids
+
+
 def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
     from ftlab.data import corpus
 
