@@ -20,15 +20,17 @@ from ftlab import params, train
 # Operator kinds, by name (aten and the fused kernels oneDNN runs them as): what a speed-up would have to cut.
 KINDS = {
     "matmul": ("addmm", "mm", "bmm", "matmul", "linear", "_mkldnn", "mkldnn"),
-    "attention": ("attention", "sdpa", "softmax"),
+    "attention": (),  # by substring, below
     "optimizer": ("adam", "_foreach", "lerp", "addcmul", "addcdiv"),
-    "copies and casts": ("copy_", "to", "_to_copy", "contiguous", "clone", "cat", "index"),
+    "copies and casts": ("copy_", "_to_copy", "to", "empty", "contiguous", "clone", "cat", "index"),
     "elementwise": ("mul", "add", "silu", "rsqrt", "pow", "mean", "neg", "exp", "sigmoid", "div", "sub"),
 }
 
 
 def kind(name: str) -> str:
     op = name.removeprefix("aten::").lower()
+    if "attention" in op or "softmax" in op:  # _scaled_dot_product_flash_attention_for_cpu(_backward), ...
+        return "attention"
     for k, keys in KINDS.items():
         if any(op == key or op.startswith(key) for key in keys):
             return k
