@@ -122,7 +122,8 @@ CASES = {
 # Since issue 33 (real training texts): which sources' training rows a case trains on (`sources`: generated | real |
 # both; default generated, the meaning of every case above), how many of each (`gen_rows`, `real_rows`: the first N
 # of prepare's seeded shuffle, as prepare.mix picks them), `real_repeat` (each real row k times) and `labels`
-# (`first`: the real rows' severities before the adjudication of data/real/TRAIN.md; default: as the corpus has them).
+# (`first`: the real rows' severities before the adjudication of data/real/TRAIN.md; `severe` / `severe23`: lifted to
+# the most severe label their severity_ok accepts, or SEV3 -> SEV2 only; default: as the corpus has them).
 _MIX = {"prompt": "short", "values": "words"}
 CASES |= {
     "g-gen": {**_MIX, "sources": "generated"},
@@ -154,6 +155,10 @@ CASES |= {
     "g-both-first": {**_MIX, "sources": "both", "labels": "first"},
     "g-real-first": {**_MIX, "sources": "real", "labels": "first"},
     "c-both-first": {**_W, "max_train_rows": None, "sources": "both", "labels": "first"},
+    # 2026-12-07 (night): the training severities lifted toward the blind annotators' (notes/decision.md section 14)
+    "g-both-severe": {**_MIX, "sources": "both", "labels": "severe"},
+    "g-both-severe23": {**_MIX, "sources": "both", "labels": "severe23"},
+    "g-real-severe23": {**_MIX, "sources": "real", "labels": "severe23"},
 }
 # The data-scaling curve (notes/decision.md section 10): N real rows, with or without every generated row beside
 # (g-gen, g-real and g-both are its 0 and all-rows points).
@@ -232,6 +237,14 @@ def training_rows(overrides: dict) -> list[dict]:
     if overrides.get("labels") == "first":  # the collectors' severities, before data/real/train_adjudication.jsonl
         before = {r["id"]: r["severity_before"] for r in read_jsonl(Path("data/real/train_adjudication.jsonl"))}
         picked["real"] = [_with_severity(r, before[r["id"]]) if r["id"] in before else r for r in picked["real"]]
+    elif overrides.get("labels") in ("severe", "severe23"):
+        # Blind second annotators are more severe than the collectors (data/real/TRAIN.md "Fourth round", DEV.md
+        # "Second part"): train on the most severe label the row's severity_ok accepts (`severe`), or only lift SEV3
+        # rows that accept SEV2 (`severe23`, the edge where the held-out confusion and the blind labels point).
+        ok = {r["id"]: r["severity_ok"] for r in read_jsonl(Path("data/real/train.jsonl"))}
+        lift = (lambda r: min(ok[r["id"]])) if overrides["labels"] == "severe" else (
+            lambda r: "SEV2" if r["severity"] == "SEV3" and "SEV2" in ok[r["id"]] else r["severity"])
+        picked["real"] = [_with_severity(r, lift(r)) for r in picked["real"]]
     repeat = overrides.get("real_repeat", 1)
     return picked["generated"] + [dict(r, id=f"{r['id']}#{k}" if k else r["id"]) for k in range(repeat) for r in picked["real"]]
 

@@ -3,6 +3,7 @@ every kind of bad row lands in data/prepared/rejected.jsonl with its reason, dup
 are removed before the split, leakage is 0, and the metrics are flat."""
 import json
 import random
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -336,6 +337,19 @@ def test_the_staged_fourth_round_passes_the_corpus_checks_against_it_and_each_ot
     ids = {r["id"] for p in parts for r in read_jsonl(p)}
     labels = read_jsonl(REPO / "data/real/round4/labels_b.jsonl")
     assert len(labels) >= 100 and {r["id"] for r in labels} <= ids
+
+
+def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
+    """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
+    train.jsonl, the staged fourth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""
+    from ftlab.data import corpus
+
+    dev2 = REPO / "data/real/dev2.jsonl"
+    assert Path("data/real/dev2.jsonl") in corpus.EVALUATION
+    others = (REPO / "data/real/train.jsonl", *sorted((REPO / "data/real/round4").glob("part-*.jsonl")),
+              *(REPO / p for p in corpus.EVALUATION))
+    assert corpus.check(dev2, others) == []  # itself among the evaluation files: checked against the others only
+    assert len(read_jsonl(dev2)) >= 100
 
 
 def test_the_corpus_check_finds_each_kind_of_problem(tmp_path):
