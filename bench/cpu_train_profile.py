@@ -1,11 +1,12 @@
-"""python -m bench.cpu_train_profile [--rows 32] [--precisions float32,bf16] [--top 15]
+"""python -m bench.cpu_train_profile [--rows 32] [--precisions float32,bf16] [--top 15] [--repeats N --no-profile]
 
 Where train_lora's time goes on this machine's CPU (issue 32: "profile first"). Trains params.yaml's train_lora
 recipe (the embedded model, data/prepared, the stage's own path: ftlab.train.train) on the first --rows training
 rows once per precision (float32, as the stage runs; bf16: sft.bf16, CPU autocast to bfloat16), each under
 torch.profiler, and prints one JSON line per run (seconds, tokens/s, loss, the share of CPU time in each kind of
 operator) and the --top operators by self CPU time. No checkpoints, no validation passes. Needs `dvc repro prepare`.
-Profiling slows a run a little: compare tokens/s only between these runs, not with the stage's own figure.
+Profiling slows a run a little: compare tokens/s only between these runs, not with the stage's own figure;
+`--no-profile --repeats 3` times each precision three times without the profiler and prints the median.
 """
 import argparse
 import json
@@ -42,7 +43,12 @@ def main() -> None:
     ap.add_argument("--rows", type=int, default=32)
     ap.add_argument("--precisions", default="float32,bf16", help="comma-separated: float32 | bf16")
     ap.add_argument("--top", type=int, default=15, help="operators listed per run")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per precision (the median is printed)")
+    ap.add_argument("--no-profile", action="store_true", help="time only: no torch.profiler")
     args = ap.parse_args()
+    if args.no_profile:
+        timings(args)
+        return
     base = params.load("train_lora")
     for precision in args.precisions.split(","):
         overrides = {**decision.HARNESS, "max_train_rows": args.rows, "sft.bf16": precision == "bf16"}
@@ -60,6 +66,23 @@ def main() -> None:
               flush=True)
         for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[: args.top]:
             print(f"  {e.key[:60]:60s} {e.self_cpu_time_total / total:6.1%}  calls {e.count}", flush=True)
+
+
+def timings(args) -> None:
+    """Each precision --repeats times, no profiler: tokens/s of every run and their median."""
+    import statistics
+
+    base = params.load("train_lora")
+    for precision in args.precisions.split(","):
+        p = decision.case_params(base, {**decision.HARNESS, "max_train_rows": args.rows, "sft.bf16": precision == "bf16"})
+        runs = []
+        for _ in range(args.repeats):
+            with tempfile.TemporaryDirectory() as tmp:
+                _, m = train.train(Path("data/prepared"), Path(tmp) / "adapter", Path(tmp) / "m.json", p)
+            runs.append(m)
+        print(json.dumps({"precision": precision, "rows": args.rows, "tokens_per_s": [m["train_tokens_per_s"] for m in runs],
+                          "median_tokens_per_s": statistics.median(m["train_tokens_per_s"] for m in runs),
+                          "train_loss": [m["train_loss"] for m in runs], "device": runs[0]["device"]}), flush=True)
 
 
 if __name__ == "__main__":
