@@ -9,7 +9,9 @@ Profiling slows a run a little: compare tokens/s only between these runs, not wi
 `--no-profile --repeats 3` times each precision three times without the profiler and prints the median.
 """
 import argparse
+import contextlib
 import json
+import statistics
 import tempfile
 from pathlib import Path
 
@@ -42,47 +44,35 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[2])
     ap.add_argument("--rows", type=int, default=32)
     ap.add_argument("--precisions", default="float32,bf16", help="comma-separated: float32 | bf16")
-    ap.add_argument("--top", type=int, default=15, help="operators listed per run")
-    ap.add_argument("--repeats", type=int, default=1, help="runs per precision (the median is printed)")
+    ap.add_argument("--top", type=int, default=15, help="operators listed per profiled run")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per precision (their median tokens/s is printed)")
     ap.add_argument("--no-profile", action="store_true", help="time only: no torch.profiler")
     args = ap.parse_args()
-    if args.no_profile:
-        timings(args)
-        return
-    base = params.load("train_lora")
-    for precision in args.precisions.split(","):
-        overrides = {**decision.HARNESS, "max_train_rows": args.rows, "sft.bf16": precision == "bf16"}
-        p = decision.case_params(base, overrides)
-        with tempfile.TemporaryDirectory() as tmp, torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-            _, m = train.train(Path("data/prepared"), Path(tmp) / "adapter", Path(tmp) / "m.json", p)
-        events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
-        total = sum(e.self_cpu_time_total for e in events)
-        shares: dict[str, float] = {}
-        for e in events:
-            shares[kind(e.key)] = shares.get(kind(e.key), 0.0) + e.self_cpu_time_total / total
-        print(json.dumps({"precision": precision, "rows": m["train_rows"], "steps": m["steps"], "seconds": m["train_seconds"],
-                          "tokens_per_s": m["train_tokens_per_s"], "train_loss": m["train_loss"], "device": m["device"],
-                          "cpu_time_share": {k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}}),
-              flush=True)
-        for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[: args.top]:
-            print(f"  {e.key[:60]:60s} {e.self_cpu_time_total / total:6.1%}  calls {e.count}", flush=True)
-
-
-def timings(args) -> None:
-    """Each precision --repeats times, no profiler: tokens/s of every run and their median."""
-    import statistics
-
     base = params.load("train_lora")
     for precision in args.precisions.split(","):
         p = decision.case_params(base, {**decision.HARNESS, "max_train_rows": args.rows, "sft.bf16": precision == "bf16"})
         runs = []
         for _ in range(args.repeats):
-            with tempfile.TemporaryDirectory() as tmp:
+            profiler = (contextlib.nullcontext() if args.no_profile
+                        else torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]))
+            with tempfile.TemporaryDirectory() as tmp, profiler as prof:
                 _, m = train.train(Path("data/prepared"), Path(tmp) / "adapter", Path(tmp) / "m.json", p)
             runs.append(m)
-        print(json.dumps({"precision": precision, "rows": args.rows, "tokens_per_s": [m["train_tokens_per_s"] for m in runs],
-                          "median_tokens_per_s": statistics.median(m["train_tokens_per_s"] for m in runs),
-                          "train_loss": [m["train_loss"] for m in runs], "device": runs[0]["device"]}), flush=True)
+            row = {"precision": precision, "rows": m["train_rows"], "steps": m["steps"], "seconds": m["train_seconds"],
+                   "tokens_per_s": m["train_tokens_per_s"], "train_loss": m["train_loss"], "device": m["device"]}
+            if prof is not None:
+                events = [e for e in prof.key_averages() if e.self_cpu_time_total > 0]
+                total = sum(e.self_cpu_time_total for e in events)
+                shares: dict[str, float] = {}
+                for e in events:
+                    shares[kind(e.key)] = shares.get(kind(e.key), 0.0) + e.self_cpu_time_total / total
+                row["cpu_time_share"] = {k: round(v, 3) for k, v in sorted(shares.items(), key=lambda kv: -kv[1])}
+            print(json.dumps(row), flush=True)
+            if prof is not None:
+                for e in sorted(events, key=lambda e: -e.self_cpu_time_total)[: args.top]:
+                    print(f"  {e.key[:60]:60s} {e.self_cpu_time_total / total:6.1%}  calls {e.count}", flush=True)
+        print(json.dumps({"precision": precision, "runs": len(runs),
+                          "median_tokens_per_s": round(statistics.median(m["train_tokens_per_s"] for m in runs), 1)}), flush=True)
 
 
 if __name__ == "__main__":
