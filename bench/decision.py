@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from ftlab import models, params, train, triage
+from ftlab import device, models, params, train, triage
 from ftlab.data import gate, sources
 
 from ftlab.eval import baselines, generation, metrics
@@ -403,7 +403,7 @@ def main() -> None:
     globals()["REAL"] = args.real or REAL
     extra = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
     args.out.mkdir(parents=True, exist_ok=True)
-    results = {"device": torch.cuda.get_device_name() if torch.cuda.is_available() else "cpu",
+    results = {"device": device.device_name(),
                "baselines": classic(), "cases": []}
     print(json.dumps(results["baselines"]), flush=True)
     for name in args.cases.split(","):

@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from ftlab import contracts, models, params, tasks, triage
+from ftlab import contracts, device, models, params, tasks, triage
 from ftlab.eval import evaluation, generation
 from ftlab.io import read_jsonl
 
@@ -42,8 +42,7 @@ def main() -> None:
     cuda = torch.cuda.is_available()
     splits = evaluation.load_splits(contracts.PREPARED, None, TRIAGE)
     shots = read_jsonl(contracts.PREPARED / "train.jsonl")[: ev.few_shot_k]
-    device = torch.cuda.get_device_name() if cuda else f"cpu, {torch.get_num_threads()} threads"
-    print(f"device: {device}; {args.rows} rows a split, {new} new tokens, batch {batch}, "
+    print(f"device: {device.device_name()}; {args.rows} rows a split, {new} new tokens, batch {batch}, "
           f"{'bf16 autocast' if args.bf16 else 'float32'}")
     for name, stage in (("base", "train_lora"), ("qlora_base", "train_qlora")):
         t = params.load(stage).for_device(cuda)

@@ -21,8 +21,9 @@ STAGE = re.compile(r"Running stage '([^']+)'")
 def machine() -> dict:
     import torch
 
-    cpu = next((line.split(":", 1)[1].strip() for line in subprocess.run(["lscpu"], capture_output=True, text=True).stdout.splitlines()
-                if line.startswith("Model name")), "unknown")
+    from ftlab.device import cpu_model
+
+    cpu = cpu_model()
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
     return {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(), "gpus": gpus}
 

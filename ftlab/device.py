@@ -7,13 +7,27 @@ from pathlib import Path
 import torch
 
 
+def cpu_model() -> str:
+    """The CPU's model name as `lscpu` prints it (Linux's /proc/cpuinfo), else the platform's processor string."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
 def device_name() -> str:
-    """The device a stage runs on, for its metrics: `cpu (N threads)` or `cuda: <GPU name> x<processes>`, so that a
-    CPU's and a GPU's results cannot be mistaken for each other in `dvc metrics diff` (on_cuda changes the recipe,
-    and the two round floats differently)."""
+    """The device a stage runs on, for its metrics: `cpu: <CPU model> (N threads)` or `cuda: <GPU name>
+    x<processes>`, so that a CPU's and a GPU's results cannot be mistaken for each other in `dvc metrics diff`
+    (on_cuda changes the recipe, and the two round floats differently), nor two CPUs' (a long LoRA run drifts
+    between an Intel Xeon and an AMD EPYC: docs/operations.md, "Determinism")."""
     if torch.cuda.is_available():
         return f"cuda: {torch.cuda.get_device_name()} x{int(os.environ.get('WORLD_SIZE', 1))}"
-    return f"cpu ({torch.get_num_threads()} threads)"
+    return f"cpu: {cpu_model()} ({torch.get_num_threads()} threads)"
 
 
 def claim_gpus(count: int = 1) -> None:

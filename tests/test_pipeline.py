@@ -60,10 +60,10 @@ def test_dvc_repro_builds_every_out_and_metric(repo):
     variants = {"base", "base_fewshot", "qlora_base", "majority", "classic", "lora", "qlora"}
     assert set(evals) == {"test", "real", "probe", "transfer_gap", "device"}
     # which device produced each number: a CPU run's metrics say so (a GPU's would say cuda and on_cuda)
-    assert all(d.startswith("cpu (") for d in evals["device"].values()), evals["device"]
+    assert all(d.startswith("cpu: ") and d.endswith(" threads)") for d in evals["device"].values()), evals["device"]
     trained = json.loads((root / "metrics/train_lora.json").read_text())
-    assert trained["device"].startswith("cpu (") and trained["on_cuda"] is False
-    assert "Training on cpu (" in (root / "notes/report.md").read_text()
+    assert trained["device"].startswith("cpu: ") and trained["on_cuda"] is False
+    assert "Training on cpu: " in (root / "notes/report.md").read_text()
     assert set(evals["test"]) == set(evals["real"]) == variants
     for name in ("base", "lora", "qlora_base", "qlora"):  # the forgetting probe, per base and fine-tune
         assert evals["probe"][name]["probe_rows"] >= 12 and evals["probe"][name]["general_perplexity"] > 1

@@ -339,6 +339,25 @@ def test_the_staged_fourth_round_passes_the_corpus_checks_against_it_and_each_ot
     assert len(labels) >= 100 and {r["id"] for r in labels} <= ids
 
 
+def test_the_staged_adjudication_names_records_as_they_are_labelled_now():
+    """data/real/adjudication_edges.jsonl (TRAIN.md "Second severity adjudication", staged): one decision per record
+    of the corpus or the staged round, made on the labels those records still carry (so applying it later is a plain
+    replacement), each a valid label inside its own _ok list, and only at the SEV2/SEV3 and SEV3/SEV4 edges it was
+    asked about (outage / degradation records labelled SEV3 or SEV4, never lowered)."""
+    from ftlab import triage
+
+    records = {r["id"]: r for p in [REPO / "data/real/train.jsonl", *sorted((REPO / "data/real/round4").glob("part-*.jsonl"))]
+               for r in read_jsonl(p)}
+    decisions = read_jsonl(REPO / "data/real/adjudication_edges.jsonl")
+    assert len({d["id"] for d in decisions}) == len(decisions) >= 500
+    for d in decisions:
+        r = records[d["id"]]
+        assert (r["severity"], r["severity_ok"], r["category"]) == (d["severity_before"], d["severity_ok_before"], d["category"]), d["id"]
+        assert r["severity"] in ("SEV3", "SEV4") and r["category"] in ("outage", "degradation"), d["id"]
+        assert d["severity"] in d["severity_ok"] and set(d["severity_ok"]) <= set(triage.SEVERITIES), d["id"]
+        assert triage.SEVERITIES.index(d["severity"]) <= triage.SEVERITIES.index(d["severity_before"]), d["id"]
+
+
 def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
     """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
     train.jsonl, the staged fourth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""

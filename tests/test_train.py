@@ -374,7 +374,10 @@ def test_the_cuda_branches_of_the_recipe_on_a_cpu_with_cuda_forced(tmp_path, tin
     monkeypatch.setenv("WORLD_SIZE", "2")
     assert device.device_name() == "cuda: NVIDIA H200 x2"
     monkeypatch.undo()
-    assert device.device_name() == f"cpu ({torch.get_num_threads()} threads)"
+    assert device.device_name() == f"cpu: {device.cpu_model()} ({torch.get_num_threads()} threads)"
+    monkeypatch.setattr(device, "cpu_model", lambda: "AMD EPYC")
+    assert device.device_name() == f"cpu: AMD EPYC ({torch.get_num_threads()} threads)"  # two CPUs, two names
+    monkeypatch.undo()
     original = trl_utils._use_triton
     with train.patches.compact_lm_head():
         assert trl_utils._use_triton(torch.device("cpu")) is True
