@@ -358,6 +358,30 @@ def test_the_staged_adjudication_names_records_as_they_are_labelled_now():
         assert triage.SEVERITIES.index(d["severity"]) <= triage.SEVERITIES.index(d["severity_before"]), d["id"]
 
 
+def test_adjudicate_writes_the_decided_labels_once_and_refuses_a_second_time(tmp_path):
+    """`python -m ftlab.data.corpus adjudicate FILE DECISIONS`: the decisions' labels replace the named records',
+    ids of another file are left alone, and a decision made on labels the record no longer has (applied twice)
+    is refused with one line, the file untouched."""
+    from ftlab.data import corpus
+
+    rows = real_records(3)
+    rows[0].update(severity="SEV3", severity_ok=["SEV3"], category="outage", category_ok=["outage"])
+    write_jsonl(tmp_path / "train.jsonl", rows)
+    decisions = [{"id": rows[0]["id"], "severity_before": "SEV3", "severity_ok_before": ["SEV3"], "severity": "SEV2",
+                  "severity_ok": ["SEV2", "SEV3"], "category": "outage", "category_ok": ["outage"], "rule": 3, "why": "w"},
+                 {"id": "r4a-001", "severity_before": "SEV4", "severity_ok_before": ["SEV4"], "severity": "SEV3",
+                  "severity_ok": ["SEV3"], "category": "outage", "category_ok": ["outage"], "rule": 5, "why": "w"}]
+    write_jsonl(tmp_path / "decisions.jsonl", decisions)
+    assert corpus.main(["adjudicate", str(tmp_path / "train.jsonl"), str(tmp_path / "decisions.jsonl")]) == 0
+    after = read_jsonl(tmp_path / "train.jsonl")
+    assert (after[0]["severity"], after[0]["severity_ok"]) == ("SEV2", ["SEV2", "SEV3"])
+    assert after[1:] == rows[1:]
+    before = (tmp_path / "train.jsonl").read_bytes()
+    with pytest.raises(DataFileError, match=f"1 records of .* no longer carry .*{rows[0]['id']}.*applied already"):
+        corpus.adjudicate(tmp_path / "train.jsonl", tmp_path / "decisions.jsonl")
+    assert (tmp_path / "train.jsonl").read_bytes() == before
+
+
 def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
     """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
     train.jsonl, the staged fourth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""

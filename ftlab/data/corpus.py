@@ -5,6 +5,8 @@
     python -m ftlab.data.corpus merge OUT PART.jsonl...         annotators' part files -> one file (ids renumbered)
         [--append]                                         add them to OUT, an existing corpus (its ids kept)
     python -m ftlab.data.corpus agreement A.jsonl B.jsonl       two annotations of the same rows: agreement figures
+    python -m ftlab.data.corpus adjudicate FILE DECISIONS.jsonl  an adjudication's labels into FILE, in place (each
+                                                         decision's labels-before must be the record's labels now)
 
 The training corpus must be disjoint from both real evaluation files (reports.jsonl, held out; dev.jsonl, for
 choosing recipes) by *source*: a GitHub repository owner, or a web page's registered domain. A shared owner or
@@ -196,6 +198,40 @@ def agreement(a_path: Path, b_path: Path) -> dict:
     return out
 
 
+LABEL_FIELDS = ("severity", "severity_ok", "category", "category_ok")
+
+
+def adjudicate(path: Path, decisions_path: Path) -> dict:
+    """An adjudication's decisions (data/real/TRAIN.md: one line per record, its `severity_before` /
+    `severity_ok_before` and the labels decided) written into the records of `path` that they name; decisions for
+    ids not in `path` are left for another file (a staged round's parts). Refuses, changing nothing, when a named
+    record no longer carries the labels the decision was made on (applied twice, or relabelled since): one line per
+    such id. Returns the counts."""
+    decisions = {d["id"]: d for d in read_jsonl(decisions_path)}
+    rows = read_jsonl(path)
+    stale = [r["id"] for r in rows if (d := decisions.get(r["id"]))
+             and (r["severity"], r["severity_ok"]) != (d["severity_before"], d["severity_ok_before"])]
+    if stale:
+        raise DataFileError(f"{decisions_path}: {len(stale)} records of {path} no longer carry the labels their "
+                            f"decision was made on ({', '.join(stale[:5])}{', ...' if len(stale) > 5 else ''}); "
+                            "was it applied already? Nothing was changed")
+    changed = Counter()
+    for r in rows:
+        if d := decisions.get(r["id"]):
+            new = {f: d.get(f, r[f]) for f in LABEL_FIELDS}
+            if d["severity"] not in new["severity_ok"] or new["category"] not in new["category_ok"]:
+                raise DataFileError(f"{decisions_path}: {r['id']}: the preferred label must be inside its _ok list")
+            changed["severity"] += new["severity"] != r["severity"]
+            changed["category"] += new["category"] != r["category"]
+            changed["ok_lists_only"] += (new["severity"], new["category"]) == (r["severity"], r["category"]) and new != {
+                f: r[f] for f in LABEL_FIELDS}
+            r.update(new)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    tmp.replace(path)  # whole or not at all
+    return {"records": len(rows), "decided": sum(r["id"] in decisions for r in rows), **changed}
+
+
 def main(argv: list[str]) -> int:
     try:
         return _main(argv)
@@ -218,6 +254,9 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("agreement", help="two annotations of the same rows: agreement figures")
     a.add_argument("a", type=Path)
     a.add_argument("b", type=Path)
+    j = sub.add_parser("adjudicate", help="an adjudication's labels into FILE, in place")
+    j.add_argument("path", type=Path)
+    j.add_argument("decisions", type=Path)
     return parser
 
 
@@ -231,6 +270,9 @@ def _main(argv: list[str]) -> int:
         return 1 if problems else 0
     if args.command == "merge":
         print(json.dumps(merge(args.out, args.parts, append=args.append)))
+        return 0
+    if args.command == "adjudicate":
+        print(json.dumps(adjudicate(args.path, args.decisions)))
         return 0
     print(json.dumps(agreement(args.a, args.b), indent=1))
     return 0
