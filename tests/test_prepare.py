@@ -382,6 +382,27 @@ def test_adjudicate_writes_the_decided_labels_once_and_refuses_a_second_time(tmp
     assert (tmp_path / "train.jsonl").read_bytes() == before
 
 
+def test_merge_appends_new_records_after_the_corpus_and_maps_their_part_ids(tmp_path):
+    """`merge OUT PART... --append --ids-out MAP`: the corpus keeps its records and ids, the parts' records are
+    numbered after its last id, a repeated URL is dropped, and MAP names each kept record's new id (what a blind
+    annotation or an adjudication of the part needs to follow it)."""
+    from ftlab.data import corpus
+
+    records = real_records(4)
+    write_jsonl(tmp_path / "train.jsonl", records[:2])
+    part = [dict(records[2], id="r9a-001"), dict(records[3], id="r9a-002"), dict(records[0], id="r9a-003")]
+    write_jsonl(tmp_path / "part-a.jsonl", part)
+    assert corpus.main(["merge", str(tmp_path / "train.jsonl"), str(tmp_path / "part-a.jsonl"), "--append",
+                        "--ids-out", str(tmp_path / "ids.json")]) == 0
+    merged = read_jsonl(tmp_path / "train.jsonl")
+    assert merged[:2] == records[:2] and len(merged) == 4  # r9a-003 repeats a corpus URL
+    ids = json.loads((tmp_path / "ids.json").read_text())
+    last = int(records[1]["id"].rsplit("-", 1)[1])
+    assert sorted(ids) == ["r9a-001", "r9a-002"] and sorted(ids.values()) == [f"train-{last + 1:04d}", f"train-{last + 2:04d}"]
+    by_id = {r["id"]: r for r in merged}
+    assert all(by_id[new]["source_url"] == next(r for r in part if r["id"] == old)["source_url"] for old, new in ids.items())
+
+
 def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
     """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
     train.jsonl, the staged fourth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""

@@ -4,6 +4,7 @@
         [--against OTHER.jsonl]...                         also disjoint from OTHER (e.g. new rows against a corpus)
     python -m ftlab.data.corpus merge OUT PART.jsonl...         annotators' part files -> one file (ids renumbered)
         [--append]                                         add them to OUT, an existing corpus (its ids kept)
+        [--ids-out MAP.json]                               {part id: new id}, to carry other files' ids over
     python -m ftlab.data.corpus agreement A.jsonl B.jsonl       two annotations of the same rows: agreement figures
     python -m ftlab.data.corpus adjudicate FILE DECISIONS.jsonl  an adjudication's labels into FILE, in place (each
                                                          decision's labels-before must be the record's labels now)
@@ -139,12 +140,13 @@ def check(path: Path, evaluation: tuple[Path, ...] = EVALUATION) -> list[str]:
     return problems
 
 
-def merge(out: Path, parts: list[Path], seed: int = 20261206, append: bool = False) -> dict:
+def merge(out: Path, parts: list[Path], seed: int = 20261206, append: bool = False, ids_out: Path | None = None) -> dict:
     """Annotators' part files -> one corpus: records that break the format, repeat a URL, come from an evaluation
     file's source, go past MAX_PER_SOURCE or copy an earlier text are dropped (each printed with its reason); the
     rest are shuffled (fixed seed) and numbered train-0001, ... With append, `out` is an existing corpus that keeps
     its records and ids (a second annotation refers to them): the new records are checked against it too and
-    numbered after its last id. Returns the counts."""
+    numbered after its last id. `ids_out`: a JSON object {part id: new id} of the kept records, for the files that
+    name them by their part ids (a blind annotation, an adjudication). Returns the counts."""
     import random
 
     held_out = [r for f in EVALUATION for r in read_jsonl(f)]
@@ -172,7 +174,10 @@ def merge(out: Path, parts: list[Path], seed: int = 20261206, append: bool = Fal
             kept.append(r)
     random.Random(seed).shuffle(kept)
     first = 1 + max((int(r["id"].rsplit("-", 1)[1]) for r in existing), default=0)
-    kept = existing + [{**r, "id": f"train-{i:04d}"} for i, r in enumerate(kept, first)]
+    renamed = [{**r, "id": f"train-{i:04d}"} for i, r in enumerate(kept, first)]
+    if ids_out is not None:
+        ids_out.write_text(json.dumps({r["id"]: n["id"] for r, n in zip(kept, renamed)}, indent=1) + "\n")
+    kept = existing + renamed
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in kept), encoding="utf-8")
     return {"kept": len(kept) - len(existing), "total": len(kept), "dropped": dict(dropped)}
 
@@ -251,6 +256,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("out", type=Path)
     m.add_argument("parts", nargs="+", type=Path)
     m.add_argument("--append", action="store_true", help="add them to OUT, an existing corpus (its ids kept)")
+    m.add_argument("--ids-out", type=Path, help="write {part id: new id} of the kept records here (JSON)")
     a = sub.add_parser("agreement", help="two annotations of the same rows: agreement figures")
     a.add_argument("a", type=Path)
     a.add_argument("b", type=Path)
@@ -269,7 +275,7 @@ def _main(argv: list[str]) -> int:
         print(f"{len(problems)} problem(s) in {', '.join(map(str, args.paths))}")
         return 1 if problems else 0
     if args.command == "merge":
-        print(json.dumps(merge(args.out, args.parts, append=args.append)))
+        print(json.dumps(merge(args.out, args.parts, append=args.append, ids_out=args.ids_out)))
         return 0
     if args.command == "adjudicate":
         print(json.dumps(adjudicate(args.path, args.decisions)))
