@@ -342,7 +342,11 @@ def run_case(name: str, overrides: dict, seed: int, args, work: Path) -> dict:
                                                            args.batch_size, args.max_new_tokens, values)
                 if constrain:
                     result[f"{split}_vs"] = {kind: against(rows, references[split][kind]) for kind in references[split]}
-                write_jsonl(data.parent / f"{key}.jsonl", [{"output": t} for t in texts])
+                # `ftlab predict`'s format (id, report, the reply in the spec's values), so `ftlab score REPLIES
+                # LABELS --train ...` scores them against any labels file, e.g. a blind second annotation.
+                write_jsonl(data.parent / f"{key}.jsonl",
+                            [{"id": g.get("id", i), "report": report, "output": triage.to_spec(t, values)}
+                             for i, (t, g, report) in enumerate(zip(texts, golds, reports))])
     result["seconds"] = round(time.perf_counter() - started, 1)
     del model, trainer
     return result

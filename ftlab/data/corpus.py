@@ -210,8 +210,8 @@ def adjudicate(path: Path, decisions_path: Path) -> dict:
     """An adjudication's decisions (data/real/TRAIN.md: one line per record, its `severity_before` /
     `severity_ok_before` and the labels decided) written into the records of `path` that they name; decisions for
     ids not in `path` are left for another file (a staged round's parts). Refuses, changing nothing, when a named
-    record no longer carries the labels the decision was made on (applied twice, or relabelled since): one line per
-    such id. Returns the counts."""
+    record no longer carries the labels the decision was made on (applied twice, or relabelled since), with one line
+    naming the first such ids. Returns the counts."""
     decisions = {d["id"]: d for d in read_jsonl(decisions_path)}
     rows = read_jsonl(path)
     stale = [r["id"] for r in rows if (d := decisions.get(r["id"]))
