@@ -318,44 +318,28 @@ def test_the_committed_real_corpus_passes_its_checks():
 def test_every_second_annotation_refers_to_records_of_the_corpus():
     """The blind second annotations (TRAIN.md) name rows of train.jsonl by id, so the agreement command reads them."""
     ids = {r["id"] for r in read_jsonl(REPO / "data/real/train.jsonl")}
-    for name in ("train_labels_b.jsonl", "train_labels_b_round3.jsonl"):
+    for name in ("train_labels_b.jsonl", "train_labels_b_round3.jsonl", "train_labels_b_round4.jsonl"):
         labels = read_jsonl(REPO / "data/real" / name)
         assert labels and {r["id"] for r in labels} <= ids, name
 
 
-def test_the_staged_fourth_round_passes_the_corpus_checks_against_it_and_each_other():
-    """data/real/round4/ (TRAIN.md "Fourth round", staged until the GPU recipe is measured with it): each part
-    disjoint from train.jsonl, both evaluation files and the other parts, so appending it keeps the corpus's rules;
-    its blind second annotation names rows of the parts."""
-    from ftlab.data import corpus
-
-    train, parts = REPO / "data/real/train.jsonl", sorted((REPO / "data/real/round4").glob("part-*.jsonl"))
-    assert len(parts) == 4
-    for part in parts:
-        others = tuple(p for p in parts if p != part)
-        assert corpus.check(part, (train, *others, *(REPO / p for p in corpus.EVALUATION))) == [], part.name
-    ids = {r["id"] for p in parts for r in read_jsonl(p)}
-    labels = read_jsonl(REPO / "data/real/round4/labels_b.jsonl")
-    assert len(labels) >= 100 and {r["id"] for r in labels} <= ids
-
-
-def test_the_staged_adjudication_names_records_as_they_are_labelled_now():
-    """data/real/adjudication_edges.jsonl (TRAIN.md "Second severity adjudication", staged): one decision per record
-    of the corpus or the staged round, made on the labels those records still carry (so applying it later is a plain
-    replacement), each a valid label inside its own _ok list, and only at the SEV2/SEV3 and SEV3/SEV4 edges it was
-    asked about (outage / degradation records labelled SEV3 or SEV4, never lowered)."""
+def test_the_second_adjudication_is_what_the_corpus_carries():
+    """data/real/adjudication_edges.jsonl (TRAIN.md "Second severity adjudication", applied 2026-12-08): one decision
+    per record of the corpus, whose labels are the record's labels now; each made on an outage / degradation record
+    labelled SEV3 or SEV4, a valid label inside its own _ok list, never lowered; and the fourth round is in the corpus
+    (its blind labels name its rows)."""
     from ftlab import triage
 
-    records = {r["id"]: r for p in [REPO / "data/real/train.jsonl", *sorted((REPO / "data/real/round4").glob("part-*.jsonl"))]
-               for r in read_jsonl(p)}
+    records = {r["id"]: r for r in read_jsonl(REPO / "data/real/train.jsonl")}
     decisions = read_jsonl(REPO / "data/real/adjudication_edges.jsonl")
     assert len({d["id"] for d in decisions}) == len(decisions) >= 500
     for d in decisions:
         r = records[d["id"]]
-        assert (r["severity"], r["severity_ok"], r["category"]) == (d["severity_before"], d["severity_ok_before"], d["category"]), d["id"]
-        assert r["severity"] in ("SEV3", "SEV4") and r["category"] in ("outage", "degradation"), d["id"]
+        assert (r["severity"], r["severity_ok"], r["category"]) == (d["severity"], d["severity_ok"], d["category"]), d["id"]
+        assert d["severity_before"] in ("SEV3", "SEV4") and d["category"] in ("outage", "degradation"), d["id"]
         assert d["severity"] in d["severity_ok"] and set(d["severity_ok"]) <= set(triage.SEVERITIES), d["id"]
         assert triage.SEVERITIES.index(d["severity"]) <= triage.SEVERITIES.index(d["severity_before"]), d["id"]
+    assert len(records) >= 1800 and len(read_jsonl(REPO / "data/real/train_labels_b_round4.jsonl")) >= 100
 
 
 def test_adjudicate_writes_the_decided_labels_once_and_refuses_a_second_time(tmp_path):
@@ -405,13 +389,12 @@ def test_merge_appends_new_records_after_the_corpus_and_maps_their_part_ids(tmp_
 
 def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
     """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
-    train.jsonl, the staged fourth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""
+    train.jsonl, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""
     from ftlab.data import corpus
 
     dev2 = REPO / "data/real/dev2.jsonl"
     assert Path("data/real/dev2.jsonl") in corpus.EVALUATION
-    others = (REPO / "data/real/train.jsonl", *sorted((REPO / "data/real/round4").glob("part-*.jsonl")),
-              *(REPO / p for p in corpus.EVALUATION))
+    others = (REPO / "data/real/train.jsonl", *(REPO / p for p in corpus.EVALUATION))
     assert corpus.check(dev2, others) == []  # itself among the evaluation files: checked against the others only
     assert len(read_jsonl(dev2)) >= 100
 
