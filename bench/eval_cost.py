@@ -72,7 +72,7 @@ def main() -> None:
                         same = all(a.get(k) == b.get(k) for a, b in zip(shared, alone) for k in a if k.endswith("_scored"))
                         print(f"{variant:12s} {split.name:4s} scores  {seconds / n:.2f} s/row  row by row; max |diff| "
                               f"{diff:.4f}, likelihood-scored labels identical: {same}", flush=True)
-        del model
+        model = tokenizer = None  # free the base before the 4-bit one loads (the lambdas above are done with it)
 
 
 if __name__ == "__main__":

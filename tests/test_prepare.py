@@ -323,6 +323,29 @@ def test_every_second_annotation_refers_to_records_of_the_corpus():
         assert labels and {r["id"] for r in labels} <= ids, name
 
 
+def test_the_staged_fifth_round_passes_the_corpus_checks_against_it_and_each_other():
+    """data/real/round5/ (TRAIN.md "Fifth round", staged until a fine-tune is measured with it): each part disjoint
+    from train.jsonl, every evaluation file and the other parts, so appending it keeps the corpus's rules; its blind
+    second annotation names rows of the parts; its severity adjudication is what the parts carry."""
+    from ftlab import triage
+    from ftlab.data import corpus
+
+    train, parts = REPO / "data/real/train.jsonl", sorted((REPO / "data/real/round5").glob("part-*.jsonl"))
+    assert len(parts) == 4
+    for part in parts:
+        others = tuple(p for p in parts if p != part)
+        assert corpus.check(part, (train, *others, *(REPO / p for p in corpus.EVALUATION))) == [], part.name
+    ids = {r["id"] for p in parts for r in read_jsonl(p)}
+    labels = read_jsonl(REPO / "data/real/round5/labels_b.jsonl")
+    assert len(labels) >= 80 and {r["id"] for r in labels} <= ids
+    # its severity adjudication (applied before staging): every decision is what its record carries, never lowered
+    records = {r["id"]: r for p in parts for r in read_jsonl(p)}
+    for d in read_jsonl(REPO / "data/real/round5/adjudication.jsonl"):
+        r = records[d["id"]]
+        assert (r["severity"], r["severity_ok"], r["category"]) == (d["severity"], d["severity_ok"], d["category"]), d["id"]
+        assert d["severity"] in d["severity_ok"] and triage.SEVERITIES.index(d["severity"]) <= triage.SEVERITIES.index(d["severity_before"])
+
+
 def test_the_second_adjudication_is_what_the_corpus_carries():
     """data/real/adjudication_edges.jsonl (TRAIN.md "Second severity adjudication", applied 2026-12-08): one decision
     per record of the corpus, whose labels are the record's labels now; each made on an outage / degradation record
@@ -389,12 +412,13 @@ def test_merge_appends_new_records_after_the_corpus_and_maps_their_part_ids(tmp_
 
 def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
     """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
-    train.jsonl, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""
+    train.jsonl, the staged fifth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""
     from ftlab.data import corpus
 
     dev2 = REPO / "data/real/dev2.jsonl"
     assert Path("data/real/dev2.jsonl") in corpus.EVALUATION
-    others = (REPO / "data/real/train.jsonl", *(REPO / p for p in corpus.EVALUATION))
+    others = (REPO / "data/real/train.jsonl", *sorted((REPO / "data/real/round5").glob("part-*.jsonl")),
+              *(REPO / p for p in corpus.EVALUATION))
     assert corpus.check(dev2, others) == []  # itself among the evaluation files: checked against the others only
     assert len(read_jsonl(dev2)) >= 100
 
