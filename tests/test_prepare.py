@@ -410,6 +410,23 @@ def test_merge_appends_new_records_after_the_corpus_and_maps_their_part_ids(tmp_
     assert all(by_id[new]["source_url"] == next(r for r in part if r["id"] == old)["source_url"] for old, new in ids.items())
 
 
+def test_rename_carries_a_blind_annotation_over_to_the_merged_ids_and_refuses_a_dropped_record(tmp_path):
+    """`rename MAP FILE...` after `merge --ids-out MAP`: part ids become the corpus ids the merge gave them, the
+    corpus's own ids stay; a line naming a part record the merge dropped is refused, every file untouched."""
+    from ftlab.data import corpus
+
+    (tmp_path / "ids.json").write_text(json.dumps({"r9a-001": "train-0003", "r9a-002": "train-0004"}))
+    labels = [{"id": "r9a-002", "severity": "SEV2"}, {"id": "train-0001", "severity": "SEV3"}]
+    write_jsonl(tmp_path / "labels_b.jsonl", labels)
+    assert corpus.main(["rename", str(tmp_path / "ids.json"), str(tmp_path / "labels_b.jsonl")]) == 0
+    assert [r["id"] for r in read_jsonl(tmp_path / "labels_b.jsonl")] == ["train-0004", "train-0001"]
+    write_jsonl(tmp_path / "adjudication.jsonl", [{"id": "r9a-001"}, {"id": "r9a-003"}])  # r9a-003: dropped
+    before = (tmp_path / "adjudication.jsonl").read_bytes()
+    with pytest.raises(DataFileError, match="no new id for r9a-003"):
+        corpus.rename(tmp_path / "ids.json", [tmp_path / "adjudication.jsonl"])
+    assert (tmp_path / "adjudication.jsonl").read_bytes() == before
+
+
 def test_the_second_development_part_shares_no_source_with_any_training_or_evaluation_file():
     """data/real/dev2.jsonl (DEV.md "Second part") is never trained on: no source and no near duplicate in common with
     train.jsonl, the staged fifth round, reports.jsonl or dev.jsonl; and the corpus check of train.jsonl covers it."""

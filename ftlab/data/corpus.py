@@ -6,6 +6,7 @@
         [--append]                                         add them to OUT, an existing corpus (its ids kept)
         [--ids-out MAP.json]                               {part id: new id}, to carry other files' ids over
     python -m ftlab.data.corpus agreement A.jsonl B.jsonl       two annotations of the same rows: agreement figures
+    python -m ftlab.data.corpus rename MAP.json FILE...        the ids of FILE's records through merge --ids-out's map, in place
     python -m ftlab.data.corpus adjudicate FILE DECISIONS.jsonl  an adjudication's labels into FILE, in place (each
                                                          decision's labels-before must be the record's labels now)
 
@@ -203,6 +204,26 @@ def agreement(a_path: Path, b_path: Path) -> dict:
     return out
 
 
+def rename(ids_path: Path, paths: list[Path]) -> dict:
+    """The ids of each file's records through `merge --ids-out`'s map {part id: new id}, in place: what a staged
+    round's blind annotation or adjudication needs once the round is appended. Ids the map does not name are kept
+    (the corpus's own); a file naming a part id the map lacks (a record the merge dropped) is refused, all files
+    untouched. Returns the renamed count per file."""
+    ids = json.loads(ids_path.read_text())
+    parts = {i.rsplit("-", 1)[0] for i in ids}  # r5a, r5b, ...: the prefixes a part id has
+    files = {p: read_jsonl(p) for p in paths}
+    lost = [r["id"] for rows in files.values() for r in rows if r["id"] not in ids and r["id"].rsplit("-", 1)[0] in parts]
+    if lost:
+        raise DataFileError(f"{ids_path}: no new id for {', '.join(lost[:5])}{', ...' if len(lost) > 5 else ''} "
+                            "(dropped by the merge?): remove those lines first; nothing was changed")
+    counts = {}
+    for p, rows in files.items():
+        counts[str(p)] = sum(r["id"] in ids for r in rows)
+        p.write_text("".join(json.dumps({**r, "id": ids.get(r["id"], r["id"])}, ensure_ascii=False) + "\n" for r in rows),
+                     encoding="utf-8")
+    return counts
+
+
 LABEL_FIELDS = ("severity", "severity_ok", "category", "category_ok")
 
 
@@ -260,6 +281,9 @@ def _parser() -> argparse.ArgumentParser:
     a = sub.add_parser("agreement", help="two annotations of the same rows: agreement figures")
     a.add_argument("a", type=Path)
     a.add_argument("b", type=Path)
+    n = sub.add_parser("rename", help="the ids of FILE's records through merge --ids-out's map, in place")
+    n.add_argument("ids", type=Path)
+    n.add_argument("paths", nargs="+", type=Path)
     j = sub.add_parser("adjudicate", help="an adjudication's labels into FILE, in place")
     j.add_argument("path", type=Path)
     j.add_argument("decisions", type=Path)
@@ -276,6 +300,9 @@ def _main(argv: list[str]) -> int:
         return 1 if problems else 0
     if args.command == "merge":
         print(json.dumps(merge(args.out, args.parts, append=args.append, ids_out=args.ids_out)))
+        return 0
+    if args.command == "rename":
+        print(json.dumps(rename(args.ids, args.paths)))
         return 0
     if args.command == "adjudicate":
         print(json.dumps(adjudicate(args.path, args.decisions)))
