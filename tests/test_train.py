@@ -378,6 +378,14 @@ def test_the_cuda_branches_of_the_recipe_on_a_cpu_with_cuda_forced(tmp_path, tin
     monkeypatch.setattr(device, "cpu_model", lambda: "AMD EPYC")
     assert device.device_name() == f"cpu: AMD EPYC ({torch.get_num_threads()} threads)"  # two CPUs, two names
     monkeypatch.undo()
+    # cpu_model's two branches: /proc/cpuinfo's model name, and the platform's string where there is no such file
+    (tmp_path / "cpuinfo").write_text("processor\t: 0\nmodel name\t: AMD EPYC\n")
+    monkeypatch.setattr(device, "Path", lambda _: tmp_path / "cpuinfo")
+    assert device.cpu_model() == "AMD EPYC"
+    monkeypatch.setattr(device, "Path", lambda _: tmp_path / "no-cpuinfo")
+    monkeypatch.setattr("platform.processor", lambda: "arm")
+    assert device.cpu_model() == "arm"
+    monkeypatch.undo()
     original = trl_utils._use_triton
     with train.patches.compact_lm_head():
         assert trl_utils._use_triton(torch.device("cpu")) is True
